@@ -1,0 +1,38 @@
+"""Datasets: a registry of builders, each returning :class:`DatasetSplits`.
+
+A builder is ``fn(cfg: DataConfig, tokenizer) -> DatasetSplits``; ``tokenizer`` is the
+text encoder's tokenizer, or None when the text path reads feature vectors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..config import DataConfig
+from ..registry import Registry
+from .batching import Batch, batch_order, collate
+from .types import DatasetSplits, Example
+
+DATASETS: Registry[Callable[[DataConfig, Any], DatasetSplits]] = Registry("dataset")
+
+
+@DATASETS.register("synth")
+def _synth(cfg: DataConfig, tokenizer: Any) -> DatasetSplits:
+    from .synth import generate
+
+    return generate(cfg, tokenizer)
+
+
+def build_dataset(cfg: DataConfig, tokenizer: Any = None) -> DatasetSplits:
+    """Load the dataset named by ``cfg.dataset`` and keep only ``cfg.modalities``."""
+    splits = DATASETS.get(cfg.dataset)(cfg, tokenizer)
+    missing = [m for m in cfg.modalities if m not in splits.dims]
+    if missing:
+        raise ValueError(
+            f"data.modalities: {missing} not in dataset {cfg.dataset!r} "
+            f"(it has {sorted(splits.dims)})"
+        )
+    return splits
+
+
+__all__ = ["DATASETS", "Batch", "DatasetSplits", "Example", "batch_order", "build_dataset", "collate"]

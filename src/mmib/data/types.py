@@ -1,0 +1,50 @@
+"""In-memory dataset types shared by every reader: an utterance and a split set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Example:
+    """One utterance, ready for batching.
+
+    inputs: per modality, ``text`` is int64 token ids (L,) for a pretrained text encoder or
+        float32 vectors (L, D) for a feature-sequence text path; ``audio`` / ``visual`` are
+        float32 (T, D). Sequences are unpadded (their length is the valid length).
+    label: float32 (K,) - K = 1 for sentiment regression, K = number of emotions otherwise.
+    """
+
+    id: str
+    inputs: dict[str, np.ndarray]
+    label: np.ndarray
+    text: str = ""
+
+
+@dataclass
+class DatasetSplits:
+    """train / valid / test examples plus what the model and metrics need to know."""
+
+    train: list[Example]
+    valid: list[Example]
+    test: list[Example]
+    dataset: str
+    task: str
+    """regression, multilabel or multiclass."""
+    label_names: list[str]
+    dims: dict[str, int]
+    """Feature dim per modality (text: the vector dim, or 0 for token ids)."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Provenance: source file, reader, repairs made, split sizes."""
+
+    def split(self, name: str) -> list[Example]:
+        if name not in ("train", "valid", "test"):
+            raise KeyError(f"unknown split {name!r}; expected train, valid or test")
+        return getattr(self, name)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {s: len(self.split(s)) for s in ("train", "valid", "test")}

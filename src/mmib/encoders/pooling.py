@@ -1,0 +1,19 @@
+"""Sequence -> vector: the last step of the padded sequence, or the last valid step."""
+
+from __future__ import annotations
+
+import torch
+
+
+def pool(h: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
+    """h: (B, T, d), mask: (B, T) bool -> (B, d).
+
+    ``last``: h[:, -1] (the reference code; for short utterances this is a padding step).
+    ``masked``: the last valid step of each sequence.
+    """
+    if mode == "last":
+        return h[:, -1]
+    if mode == "masked":
+        last = mask.long().sum(1).clamp(min=1) - 1
+        return h[torch.arange(h.shape[0], device=h.device), last]
+    raise ValueError(f"model.pooling: expected 'masked' or 'last', got {mode!r}")

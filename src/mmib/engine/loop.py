@@ -1,0 +1,134 @@
+"""One training epoch, and prediction over a split (evaluation reads outputs only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data import Batch, batch_order, collate
+from ..data.types import Example
+from ..models import MIBModel
+from ..objectives import MIBObjective
+from ..objectives.kl import gaussian_kl
+
+
+@dataclass
+class Predictions:
+    """Per-utterance outputs over a split: ids, final predictions (N, K), labels (N, K),
+    every head's output (N, K), per-utterance KL of every bottleneck (N,), fused codes (N, d),
+    and the mean of each loss term."""
+
+    ids: list[str]
+    pred: np.ndarray
+    labels: np.ndarray
+    heads: dict[str, np.ndarray] = field(default_factory=dict)
+    kl: dict[str, np.ndarray] = field(default_factory=dict)
+    fused: np.ndarray | None = None
+    terms: dict[str, float] = field(default_factory=dict)
+
+
+def batches(examples: list[Example], modalities: list[str], batch_size: int, *, pad_to: int | None,
+            shuffle: bool = False, generator: torch.Generator | None = None, bucket: bool = True):
+    for idx in batch_order(examples, batch_size, shuffle=shuffle, generator=generator, bucket=bucket):
+        yield collate([examples[i] for i in idx], modalities, pad_to)
+
+
+def train_one_epoch(
+    model: MIBModel,
+    objective: MIBObjective,
+    optimizer: torch.optim.Optimizer,
+    examples: list[Example],
+    *,
+    modalities: list[str],
+    batch_size: int,
+    pad_to: int | None,
+    generator: torch.Generator,
+    device: torch.device,
+    bucket: bool = True,
+    grad_clip: float = 0.0,
+    scheduler=None,
+    progress: bool = True,
+    desc: str = "train",
+) -> dict[str, float]:
+    """One pass over ``examples`` in a shuffled order; returns the mean of each loss term."""
+    model.train()
+    sums: dict[str, float] = {}
+    n = 0
+    order = batch_order(examples, batch_size, shuffle=True, generator=generator, bucket=bucket)
+    bar = tqdm(order, desc=desc, leave=False, disable=None if progress else True, unit="batch")
+    for idx in bar:
+        batch = collate([examples[i] for i in idx], modalities, pad_to).to(device)
+        out = model(batch.inputs, batch.masks)
+        terms = objective(out, batch.labels)
+        loss = terms["loss"]
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss {loss.item()} in batch {batch.ids[:3]}...")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(batch)
+        n += len(batch)
+        bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def predict(
+    model: MIBModel,
+    examples: list[Example],
+    *,
+    modalities: list[str],
+    batch_size: int,
+    pad_to: int | None,
+    device: torch.device,
+    objective: MIBObjective | None = None,
+    inference: str = "mean",
+    mc_samples: int = 10,
+    progress: bool = False,
+    desc: str = "eval",
+) -> Predictions:
+    """Outputs for every example in file order. ``inference``: mean (z = mu), sample (one
+    draw of z, as the reference code) or mc (average of ``mc_samples`` draws)."""
+    model.eval()
+    ids: list[str] = []
+    preds, labels, fused = [], [], []
+    heads: dict[str, list] = {}
+    kls: dict[str, list] = {}
+    sums: dict[str, float] = {}
+    n = 0
+    for batch in tqdm(batches(examples, modalities, batch_size, pad_to=pad_to), desc=desc, leave=False,
+                      disable=None if progress else True, unit="batch",
+                      total=(len(examples) + batch_size - 1) // batch_size):
+        batch: Batch = batch.to(device)
+        out = model(batch.inputs, batch.masks, sample=inference != "mean")
+        if inference == "mc":
+            draws = [out.prediction] + [model(batch.inputs, batch.masks, sample=True).prediction
+                                        for _ in range(mc_samples - 1)]
+            out.prediction = torch.stack(draws).mean(0)
+            out.heads["fused"] = out.prediction
+        if objective is not None:
+            for k, v in objective(out, batch.labels).items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
+        n += len(batch)
+        ids.extend(batch.ids)
+        preds.append(out.prediction.float().cpu())
+        labels.append(batch.labels.cpu())
+        fused.append(out.fused.float().cpu())
+        for k, v in out.heads.items():
+            heads.setdefault(k, []).append(v.float().cpu())
+        for k, post in out.posteriors.items():
+            kls.setdefault(k, []).append(gaussian_kl(post.mu.float(), post.sigma.float()).mean(1).cpu())
+    cat = lambda xs: torch.cat(xs).numpy()  # noqa: E731
+    return Predictions(
+        ids=ids, pred=cat(preds), labels=cat(labels),
+        heads={k: cat(v) for k, v in heads.items()}, kl={k: cat(v) for k, v in kls.items()},
+        fused=cat(fused), terms={k: v / max(n, 1) for k, v in sums.items()},
+    )

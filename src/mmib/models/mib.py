@@ -1,0 +1,108 @@
+"""The MIB model family assembled from parts: unimodal encoders -> bottlenecks -> fusion.
+
+Variants (method.md): ``emib`` fuse then one IB head; ``lmib`` an IB head per modality,
+fuse the codes, decode; ``cmib`` both; ``bmib`` E-MIB's architecture (trained with
+beta = 0 by the objective); ``noib`` the same encoders and fusion with no IB heads.
+The model holds no optimiser, no beta and no device.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..encoders import PretrainedTextEncoder, SequenceEncoder, pool
+from ..encoders.text import Backbone
+from ..fusion import build_fusion
+from .ib import IBHead
+from .outputs import MIBOutput, Posterior
+
+PER_MODALITY_IB = ("lmib", "cmib")
+FUSED_IB = ("emib", "bmib", "cmib")
+
+
+class MIBModel(nn.Module):
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        modalities: list[str],
+        dims: dict[str, int],
+        out_dim: int,
+        backbone: Backbone | None = None,
+    ):
+        super().__init__()
+        self.cfg = cfg
+        self.modalities = list(modalities)
+        d = cfg.d
+        masked = cfg.pooling == "masked"
+        transformer = dict(n_layers=cfg.n_layers, n_heads=cfg.n_heads, attn_dropout=cfg.attn_dropout,
+                           res_dropout=cfg.res_dropout, relu_dropout=cfg.relu_dropout,
+                           embed_dropout=cfg.embed_dropout)
+        self.encoders = nn.ModuleDict()
+        for m in self.modalities:
+            if m == "text" and backbone is not None:
+                self.encoders[m] = PretrainedTextEncoder(backbone.model, backbone.hidden_size, d, use_mask=masked)
+            else:
+                if dims.get(m, 0) <= 0:
+                    raise ValueError(f"modality {m!r} needs a feature dim > 0 (got {dims.get(m)}); "
+                                     "token-id text needs a pretrained text encoder")
+                self.encoders[m] = SequenceEncoder(dims[m], d, use_mask=masked, **transformer)
+        if cfg.variant in PER_MODALITY_IB:
+            self.unimodal_ib = nn.ModuleDict({m: IBHead(d, cfg.ib_hidden) for m in self.modalities})
+            self.unimodal_decoders = nn.ModuleDict({m: nn.Linear(d, out_dim) for m in self.modalities})
+        self.fusion = build_fusion(cfg.fusion, [d] * len(self.modalities), d, **cfg.fusion_options)
+        if cfg.variant in FUSED_IB:
+            self.fused_ib = IBHead(d, cfg.ib_hidden)
+        self.decoder = nn.Linear(d, out_dim)
+
+    def encode(self, inputs: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Unimodal representations: per modality (B, d), pooled as ``cfg.pooling`` says."""
+        return {m: pool(self.encoders[m](inputs[m], masks[m]), masks[m], self.cfg.pooling)
+                for m in self.modalities}
+
+    def forward(
+        self,
+        inputs: dict[str, torch.Tensor],
+        masks: dict[str, torch.Tensor],
+        sample: bool | None = None,
+    ) -> MIBOutput:
+        """inputs/masks as in :class:`mmib.data.Batch`; ``sample`` draws z (default: in training)."""
+        sample = self.training if sample is None else sample
+        unimodal = self.encode(inputs, masks)
+        heads: dict[str, torch.Tensor] = {}
+        posteriors: dict[str, Posterior] = {}
+        if self.cfg.variant in PER_MODALITY_IB:
+            codes = []
+            for m in self.modalities:
+                post = self.unimodal_ib[m](unimodal[m], sample)
+                posteriors[m] = post
+                heads[m] = self.unimodal_decoders[m](post.z)
+                codes.append(post.z)
+        else:
+            codes = [unimodal[m] for m in self.modalities]
+        fused = self.fusion(codes)  # (B, d)
+        if self.cfg.variant in FUSED_IB:
+            post = self.fused_ib(fused, sample)
+            posteriors["fused"] = post
+            fused = post.z
+        heads["fused"] = self.decoder(fused)
+        return MIBOutput(prediction=heads["fused"], heads=heads, posteriors=posteriors,
+                         unimodal=unimodal, fused=fused)
+
+    def text_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the pretrained text backbone (they get ``optim.text_lr``)."""
+        enc = self.encoders["text"] if "text" in self.encoders else None
+        if isinstance(enc, PretrainedTextEncoder):
+            return list(enc.backbone.parameters())
+        return []
+
+    def param_groups(self, lr: float, text_lr: float, weight_decay: float = 0.0) -> list[dict]:
+        text = self.text_parameters()
+        text_ids = {id(p) for p in text}
+        rest = [p for p in self.parameters() if id(p) not in text_ids and p.requires_grad]
+        text = [p for p in text if p.requires_grad]
+        groups = [{"params": rest, "lr": lr, "weight_decay": weight_decay, "name": "model"}]
+        if text:
+            groups.append({"params": text, "lr": text_lr, "weight_decay": weight_decay, "name": "text_encoder"})
+        return groups

@@ -1,0 +1,37 @@
+"""Task losses: L1 for sentiment regression, cross-entropy for emotions."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..registry import Registry
+
+TaskLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+TASK_LOSSES: Registry[TaskLoss] = Registry("task")
+
+
+@TASK_LOSSES.register("regression")
+def l1(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """pred (B, 1), labels (B, 1): mean absolute error (-log q(y|z) of a Laplace decoder)."""
+    return F.l1_loss(pred, labels)
+
+
+@TASK_LOSSES.register("multilabel")
+def binary_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """logits (B, K), labels (B, K) in {0, 1}: binary cross-entropy per label, averaged."""
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+@TASK_LOSSES.register("multiclass")
+def ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """logits (B, K), labels (B, 1) class indices: cross-entropy."""
+    return F.cross_entropy(logits, labels[:, 0].long())
+
+
+def output_dim(task: str, n_labels: int) -> int:
+    """Decoder width: 1 for regression, one logit per label/class otherwise."""
+    TASK_LOSSES.get(task)
+    return 1 if task == "regression" else n_labels
