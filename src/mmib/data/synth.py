@@ -13,10 +13,11 @@ Generative process, per utterance (all draws from one ``numpy`` PCG64 stream see
    with probability sigmoid(2 u_text), and its polarity is flipped with probability
    ``text_noise``.
 4. Acoustic (74-d) and visual (47-d): one row per word,
-   x_t = u_m v_m + 0.5 e_t v_m + noise_m (A_m n + 0.5 A_m n_t) + 0.3 g_t,
-   v_m a fixed signal direction (norm 3), A_m a fixed 8-factor nuisance basis, n an
-   utterance-level and n_t a per-step nuisance draw (speaker / recording effects that
-   carry no label information), e_t and g_t white noise. ``*_noise`` scales the nuisance.
+   x_t = u_m v_m + 0.5 e_t v_m + noise_m (A_m n + c + 0.5 A_m n_t) + 0.3 g_t,
+   v_m a fixed signal direction (norm 3), A_m a fixed 8-factor nuisance basis, n (8-d)
+   and c (full-dim, isotropic) utterance-level and n_t per-step nuisance draws (speaker /
+   recording effects that carry no label information and do not average out over the
+   utterance), e_t and g_t white noise. ``*_noise`` scales the nuisance.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def generate(cfg: DataConfig, tokenizer=None) -> DatasetSplits:
             n_utt = rng.standard_normal(N_NUISANCE)
             n_step = rng.standard_normal((n, N_NUISANCE))
             white = rng.standard_normal((n, len(v)))
-            x = (u[j] + 0.5 * e) * v + noise[m] * (A @ n_utt + 0.5 * n_step @ A.T) + 0.3 * white
+            c = rng.standard_normal(len(v))
+            x = (u[j] + 0.5 * e) * v + noise[m] * (A @ n_utt + c + 0.5 * n_step @ A.T) + 0.3 * white
             feats[m] = x.astype(np.float32)
         if tokenizer is not None:
             ids, aligned = align_words(words, feats, tokenizer, cfg.max_len)

@@ -1,0 +1,43 @@
+"""Shared test helpers: tiny configs that train in seconds on 2 CPU cores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mmib import config as config_mod
+
+TINY = [
+    "model.text_encoder='tiny-config'",
+    "model.d=10",
+    "model.n_heads=2",
+    "model.ib_hidden=16",
+    "data.synth.n_train=64",
+    "data.synth.n_valid=16",
+    "data.synth.n_test=24",
+    "train.epochs=2",
+    "train.batch_size=16",
+    "train.progress=false",
+    "optim.lr=1e-3",
+    "optim.text_lr=1e-3",
+]
+
+
+def tiny_config(tmp_path: Path, *overrides: str) -> config_mod.ExperimentConfig:
+    """A tiny C-MIB on tiny synth writing runs under tmp_path."""
+    cfg = config_mod.apply_overrides(config_mod.ExperimentConfig(), TINY + [f"out_dir='{tmp_path}'"])
+    return config_mod.apply_overrides(cfg, list(overrides))
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    # the suite must never touch the network
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

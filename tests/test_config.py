@@ -1,0 +1,79 @@
+import subprocess
+import sys
+
+import pytest
+
+from mmib import config as config_mod
+from mmib.config import ConfigError, ExperimentConfig
+
+
+def test_round_trip_through_toml(tmp_path):
+    cfg = config_mod.apply_overrides(ExperimentConfig(), [
+        "objective.beta=0.01", "data.modalities=['text','audio']", "model.fusion_options={rank=4}",
+        "train.epochs=3", "name='x'"])
+    path = tmp_path / "c.toml"
+    cfg.save(path)
+    again = config_mod.load(path)
+    assert again == cfg
+    assert again.data.modalities == ["text", "audio"]
+    assert again.model.fusion_options == {"rank": 4}
+
+
+def test_defaults_are_the_papers():
+    cfg = ExperimentConfig()
+    assert (cfg.model.d, cfg.objective.beta, cfg.optim.lr, cfg.optim.text_lr) == (50, 1e-3, 2e-5, 1e-5)
+    assert (cfg.train.batch_size, cfg.train.epochs, cfg.data.max_len) == (32, 50, 50)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[model]\nvarient = 'cmib'\n", "unknown key model.'varient'"),
+    ("[train]\nepochs = 'ten'\n", "train.epochs: expected an integer"),
+    ("[objective]\nbeta = -0.1\n", "objective.beta: expected a value >= 0"),
+    ("[data.synth]\nn_valid = 0\n", "data.synth.n_valid: expected at least 1 utterance"),
+    ("[data]\nmodalities = []\n", "data.modalities: expected a non-empty subset"),
+    ("[model]\nvariant = 'xmib'\n", "model.variant: expected one of emib"),
+    ("[train]\nprogress = 1\n", "train.progress: expected true or false"),
+    ("nonsense = = 1", "not valid TOML"),
+])
+def test_bad_config_names_key_and_expectation(tmp_path, text, needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        config_mod.load(path)
+    assert needle in str(e.value)
+    assert str(path) in str(e.value)
+
+
+def test_overrides_parse_toml_values():
+    cfg = config_mod.apply_overrides(ExperimentConfig(), ["objective.beta=1e-4", "train.device=cpu",
+                                                          "model.freeze_text_encoder=true"])
+    assert cfg.objective.beta == 1e-4 and cfg.train.device == "cpu" and cfg.model.freeze_text_encoder
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        config_mod.apply_overrides(cfg, ["objective.beta"])
+    with pytest.raises(ConfigError, match="unknown key objective.'bta'"):
+        config_mod.apply_overrides(cfg, ["objective.bta=1"])
+
+
+def test_every_shipped_config_builds():
+    from pathlib import Path
+
+    files = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.toml"))
+    assert files
+    for f in files:
+        config_mod.load(f)
+
+
+def test_cli_reports_bad_config(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[objective]\nbeta = -1\n")
+    r = subprocess.run([sys.executable, "-m", "mmib.cli", "config", "validate", "-c", str(path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "objective.beta: expected a value >= 0, got -1.0" in r.stderr
+
+
+def test_reference_lists_every_field():
+    keys = [row[0] for row in config_mod.describe()]
+    assert "objective.beta" in keys and "data.synth.audio_noise" in keys
+    doc = dict((row[0], row[3]) for row in config_mod.describe())
+    assert "Weight of the constraint" in doc["objective.beta"]
