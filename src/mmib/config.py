@@ -59,11 +59,19 @@ class DataConfig:
     path: str = ""
     """Data file for real datasets (pickle or converted file); unused for synth."""
     format: str = "auto"
-    """Reader: auto (picked from the file's structure) or a reader name."""
+    """Reader: auto (picked from the file's structure), mmsa, magbert, mult or converted
+    (docs/datasets.md)."""
+    labels: str = "auto"
+    """Which labels to learn: auto (iemocap: emotions, others: sentiment), sentiment, or
+    emotions (MOSEI's six emotions, when the file has them)."""
     modalities: list[str] = field(default_factory=lambda: ["text", "audio", "visual"])
     """Modalities the model uses: any non-empty subset of text, audio, visual."""
     max_len: int = 50
     """Maximum sequence length in steps (tokens for text)."""
+    truncation: str = "head"
+    """How audio/visual sequences longer than max_len are shortened: head (keep the first
+    max_len steps) or pool (average max_len equal windows over the whole utterance). Text
+    always keeps its first max_len steps."""
     padding: str = "dynamic"
     """dynamic: pad each batch to its longest member; fixed: pad every batch to max_len."""
     bucket: bool = True
@@ -315,6 +323,9 @@ def set_value(cfg: ExperimentConfig, key: str, value: Any) -> ExperimentConfig:
 
 _CHOICES = {
     "data.padding": ("dynamic", "fixed"),
+    "data.format": ("auto", "converted", "magbert", "mmsa", "mult"),
+    "data.labels": ("auto", "sentiment", "emotions"),
+    "data.truncation": ("head", "pool"),
     "model.pooling": ("masked", "last"),
     "model.inference": ("mean", "sample", "mc"),
     "model.variant": ("emib", "lmib", "cmib", "bmib", "noib"),

@@ -23,8 +23,24 @@ def _synth(cfg: DataConfig, tokenizer: Any) -> DatasetSplits:
     return generate(cfg, tokenizer)
 
 
+def _real(name: str) -> Callable[[DataConfig, Any], DatasetSplits]:
+    def build(cfg: DataConfig, tokenizer: Any) -> DatasetSplits:
+        from .real import build as build_real
+
+        return build_real(name, cfg, tokenizer)
+
+    build.__doc__ = f"{name}: read data.path with the reader data.format (docs/datasets.md)."
+    return build
+
+
+for _name in ("mosi", "mosei", "iemocap", "sims"):
+    DATASETS.register(_name)(_real(_name))
+
+
 def build_dataset(cfg: DataConfig, tokenizer: Any = None) -> DatasetSplits:
     """Load the dataset named by ``cfg.dataset`` and keep only ``cfg.modalities``."""
+    if cfg.dataset == "synth" and cfg.labels == "emotions":
+        raise ValueError("data.labels = 'emotions': the synth dataset has sentiment labels only")
     splits = DATASETS.get(cfg.dataset)(cfg, tokenizer)
     missing = [m for m in cfg.modalities if m not in splits.dims]
     if missing:

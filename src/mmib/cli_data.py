@@ -1,0 +1,64 @@
+"""``mmib data inspect FILE`` and ``mmib data convert IN OUT`` (docs/datasets.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .data.inspect import render, report
+    from .data.readers import load_corpus
+    from .data.validate import DataError
+
+    try:
+        corpus = load_corpus(args.file, args.format, log=False)
+    except DataError as e:
+        print(f"file      {args.file}\nproblems  1 (the file cannot be used)\n  - {e}")
+        return 1
+    rep = report(corpus, max_len=args.max_len)
+    print(json.dumps(rep, indent=2) if args.json else render(rep))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .data.readers import converted, load_corpus
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        print(f"mmib data convert: error: {out} exists; use --overwrite to replace it", file=sys.stderr)
+        return 2
+    if Path(args.input).resolve() == out.resolve():
+        print("mmib data convert: error: IN and OUT are the same file", file=sys.stderr)
+        return 2
+    corpus = load_corpus(args.input, args.format)
+    converted.write(corpus, out)
+    sizes = " / ".join(f"{s} {n}" for s, n in corpus.sizes.items())
+    dims = ", ".join(f"{k} {v or 'ids'}" for k, v in corpus.dims.items())
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): {corpus.reader} format, splits {sizes}; "
+          f"fields {dims}" + ("; words" if corpus.word_aligned else ""))
+    print(f"train on it with: mmib train --data-path {out} --dataset DATASET ...")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from .data.readers import FORMATS
+
+    p = sub.add_parser("data", help="inspect or convert dataset files")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+
+    q = dsub.add_parser("inspect", help="print splits, sizes, dims, label statistics and problems found")
+    q.add_argument("file")
+    q.add_argument("--format", default="auto", choices=FORMATS, help="reader (default: from the structure)")
+    q.add_argument("--max-len", type=int, default=50, help="report utterances longer than this (default 50)")
+    q.add_argument("--json", action="store_true", help="print the report as JSON")
+    q.set_defaults(func=cmd_inspect)
+
+    q = dsub.add_parser("convert", help="validate, repair and write a safe, fast .safetensors corpus file")
+    q.add_argument("input", metavar="IN")
+    q.add_argument("out", metavar="OUT")
+    q.add_argument("--format", default="auto", choices=FORMATS, help="reader of IN (default: from the structure)")
+    q.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    q.set_defaults(func=cmd_convert)

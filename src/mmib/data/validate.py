@@ -1,0 +1,117 @@
+"""Validation and repair shared by the readers.
+
+Errors name the file, split, field and utterance index and say what was expected;
+NaN / +inf / -inf feature values (common in COVAREP audio) are replaced by zero and
+counted per field and split, so every repair is visible in the log and in ``data.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SPLITS = ("train", "valid", "test")
+
+
+class DataError(ValueError):
+    """A data file does not have the structure or values a reader expects."""
+
+
+def where(path: str | Path, split: str | None = None, field: str | None = None,
+          index: int | None = None) -> str:
+    """``file: split 'train', field 'audio', index 17`` (the parts that are known)."""
+    parts = []
+    if split is not None:
+        parts.append(f"split {split!r}")
+    if field is not None:
+        parts.append(f"field {field!r}")
+    if index is not None:
+        parts.append(f"index {index}")
+    return f"{path}: " + ", ".join(parts) if parts else str(path)
+
+
+def fail(path: str | Path, split: str | None, field: str | None, index: int | None,
+         expected: str, got: Any) -> DataError:
+    """An error to raise: ``<where>: expected <expected>, got <got>``."""
+    return DataError(f"{where(path, split, field, index)}: expected {expected}, got {got}")
+
+
+def describe(x: Any) -> str:
+    """A short description of a value for error messages (type and shape, never the data)."""
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    if isinstance(x, (list, tuple)):
+        return f"{type(x).__name__} of length {len(x)}"
+    if isinstance(x, dict):
+        return f"dict with keys {sorted(map(str, x))[:12]}"
+    return f"{type(x).__name__} {x!r}"[:120]
+
+
+def as_array(x: Any, path: str | Path, split: str, field: str, ndim: int | tuple[int, ...],
+             expected: str) -> np.ndarray:
+    """``x`` as a numeric NumPy array with ``ndim`` axes, or an error naming the field."""
+    ndims = (ndim,) if isinstance(ndim, int) else ndim
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError):
+        raise fail(path, split, field, None, expected, describe(x)) from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf" or arr.ndim not in ndims:
+        raise fail(path, split, field, None, expected, describe(arr))
+    return arr
+
+
+def check_count(path: str | Path, split: str, field: str, n: int, expected_n: int, ref: str) -> None:
+    """Every per-utterance field of a split must have one entry per utterance."""
+    if n != expected_n:
+        raise fail(path, split, field, None, f"{expected_n} utterances (as many as {ref!r})", f"{n}")
+
+
+class RepairLog:
+    """Counts of non-finite values replaced by zero, per field and split."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, dict[str, int]]] = {}
+
+    def fix(self, arr: np.ndarray, split: str, field: str) -> np.ndarray:
+        """Replace NaN / +inf / -inf in the float array ``arr`` by 0 in place; returns ``arr``."""
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            c = self.counts.setdefault(field, {}).setdefault(split, {"nan": 0, "posinf": 0, "neginf": 0})
+            vals = arr[bad]
+            c["nan"] += int(np.isnan(vals).sum())
+            c["posinf"] += int(np.isposinf(vals).sum())
+            c["neginf"] += int(np.isneginf(vals).sum())
+            arr[bad] = 0
+        return arr
+
+    def merge(self, counts: dict[str, dict[str, dict[str, int]]]) -> None:
+        for field, per_split in counts.items():
+            for split, c in per_split.items():
+                mine = self.counts.setdefault(field, {}).setdefault(split, {"nan": 0, "posinf": 0, "neginf": 0})
+                for k, v in c.items():
+                    mine[k] += int(v)
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per field: NaN / +inf / -inf counts summed over the splits."""
+        out = {}
+        for field, per_split in self.counts.items():
+            out[field] = {k: sum(c[k] for c in per_split.values()) for k in ("nan", "posinf", "neginf")}
+        return out
+
+    def lines(self, prefix: str = "") -> list[str]:
+        """One human-readable line per repaired field."""
+        out = []
+        for field, t in sorted(self.totals().items()):
+            per = ", ".join(f"{s} {sum(self.counts[field][s].values())}" for s in SPLITS
+                            if s in self.counts[field])
+            out.append(f"{prefix}{field}: replaced {t['nan']} NaN, {t['posinf']} +inf, "
+                       f"{t['neginf']} -inf values by 0 ({per})")
+        return out
+
+
+def floats(arr: np.ndarray, repairs: RepairLog, split: str, field: str) -> np.ndarray:
+    """A float32 copy (or cast) of ``arr`` with non-finite values repaired and counted."""
+    out = np.array(arr, dtype=np.float32, copy=True)
+    return repairs.fix(out, split, field)
