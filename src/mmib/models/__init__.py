@@ -6,7 +6,7 @@ from ..config import ExperimentConfig
 from ..encoders import build_backbone
 from ..registry import Registry
 from .ib import IBHead
-from .mib import MIBModel
+from .mib import MIBModel, check_fusion
 from .outputs import MIBOutput, Posterior
 
 VARIANTS: Registry[str] = Registry("variant")
@@ -32,6 +32,7 @@ def build_model(
     weights (a checkpoint supplies them); ``text_source`` overrides where the text encoder's
     architecture and tokenizer are read from (a run directory's copy)."""
     VARIANTS.get(cfg.model.variant)
+    check_fusion(cfg.model)  # fail before loading a text encoder
     backbone = None
     if "text" in cfg.data.modalities and cfg.model.text_encoder != "glove":
         backbone = build_backbone(text_source or cfg.model.text_encoder, pretrained=pretrained)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import ConfigError, ModelConfig
 from ..encoders import PretrainedTextEncoder, SequenceEncoder, pool
 from ..encoders.text import Backbone
-from ..fusion import build_fusion
+from ..fusion import build_fusion, fuses_posteriors
 from .ib import IBHead
 from .outputs import MIBOutput, Posterior
 
@@ -22,7 +22,22 @@ PER_MODALITY_IB = ("lmib", "cmib")
 FUSED_IB = ("emib", "bmib", "cmib")
 
 
+def check_fusion(cfg: ModelConfig) -> None:
+    """A posterior fusion (``poe``) needs per-modality posteriors: only lmib and cmib have them."""
+    if fuses_posteriors(cfg.fusion) and cfg.variant not in PER_MODALITY_IB:
+        raise ConfigError(
+            f"model.fusion = {cfg.fusion!r} fuses per-modality Gaussian posteriors, which variant "
+            f"{cfg.variant!r} does not have; use model.variant = 'lmib' or 'cmib', or a vector "
+            "fusion (concat, addition, multiplication, tensor, lowrank, graph)")
+
+
 class MIBModel(nn.Module):
+    """Unimodal encoders -> (per-modality IB heads) -> fusion -> (fused IB head) -> decoder.
+
+    ``forward(inputs, masks, sample=None) -> MIBOutput``; inputs[m] are (B, T) token ids or
+    (B, T, D_m) features, masks[m] (B, T) bool; ``sample`` draws z (default: in training).
+    """
+
     def __init__(
         self,
         cfg: ModelConfig,
@@ -48,6 +63,8 @@ class MIBModel(nn.Module):
                     raise ValueError(f"modality {m!r} needs a feature dim > 0 (got {dims.get(m)}); "
                                      "token-id text needs a pretrained text encoder")
                 self.encoders[m] = SequenceEncoder(dims[m], d, use_mask=masked, **transformer)
+        check_fusion(cfg)
+        self.fuses_posteriors = fuses_posteriors(cfg.fusion)
         if cfg.variant in PER_MODALITY_IB:
             self.unimodal_ib = nn.ModuleDict({m: IBHead(d, cfg.ib_hidden) for m in self.modalities})
             self.unimodal_decoders = nn.ModuleDict({m: nn.Linear(d, out_dim) for m in self.modalities})
@@ -72,23 +89,30 @@ class MIBModel(nn.Module):
         unimodal = self.encode(inputs, masks)
         heads: dict[str, torch.Tensor] = {}
         posteriors: dict[str, Posterior] = {}
+        fusion_posterior = None
         if self.cfg.variant in PER_MODALITY_IB:
-            codes = []
             for m in self.modalities:
                 post = self.unimodal_ib[m](unimodal[m], sample)
                 posteriors[m] = post
                 heads[m] = self.unimodal_decoders[m](post.z)
-                codes.append(post.z)
+            codes = [posteriors[m].z for m in self.modalities]
         else:
             codes = [unimodal[m] for m in self.modalities]
-        fused = self.fusion(codes)  # (B, d)
+        if self.fuses_posteriors:
+            # product of experts: fuse the Gaussians themselves, then draw the fused code
+            mu, sigma = self.fusion([posteriors[m].mu for m in self.modalities],
+                                    [posteriors[m].sigma for m in self.modalities])
+            fused = mu + sigma * torch.randn_like(sigma) if sample else mu
+            fusion_posterior = Posterior(x=mu, mu=mu, sigma=sigma, z=fused)
+        else:
+            fused = self.fusion(codes)  # (B, d)
         if self.cfg.variant in FUSED_IB:
             post = self.fused_ib(fused, sample)
             posteriors["fused"] = post
             fused = post.z
         heads["fused"] = self.decoder(fused)
         return MIBOutput(prediction=heads["fused"], heads=heads, posteriors=posteriors,
-                         unimodal=unimodal, fused=fused)
+                         unimodal=unimodal, fused=fused, fusion_posterior=fusion_posterior)
 
     def text_parameters(self) -> list[nn.Parameter]:
         """Parameters of the pretrained text backbone (they get ``optim.text_lr``)."""

@@ -22,10 +22,13 @@ class MIBOutput:
     """prediction: (B, K) the final decoder's output; heads: every decoder's output by name
     (``fused`` plus one per modality for L-/C-MIB); posteriors: every constrained bottleneck
     by name; unimodal: (B, d) per modality; fused: (B, d) the representation decoded by the
-    final head."""
+    final head; fusion_posterior: the product-of-experts Gaussian when the fusion fuses
+    posteriors (``poe``), else None - it is not a constrained bottleneck (L-MIB puts no KL on
+    its fused code), so it is kept apart from ``posteriors``; its ``x`` is its own mean."""
 
     prediction: torch.Tensor
     heads: dict[str, torch.Tensor]
     posteriors: dict[str, Posterior] = field(default_factory=dict)
     unimodal: dict[str, torch.Tensor] = field(default_factory=dict)
     fused: torch.Tensor | None = None
+    fusion_posterior: Posterior | None = None
