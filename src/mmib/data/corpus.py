@@ -21,9 +21,6 @@ import numpy as np
 
 from .validate import SPLITS, DataError, fail
 
-FEATURE_FIELDS = ("audio", "visual", "text_vectors", "text_ids")
-MODALITY_FIELDS = {"audio": "audio", "visual": "visual"}
-
 
 class Ragged:
     """N variable-length sequences stored end to end.

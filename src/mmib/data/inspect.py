@@ -81,7 +81,8 @@ def render(rep: dict[str, Any]) -> str:
     lines = [f"file      {src.get('converted_file', src.get('file'))}",
              f"format    {rep['reader']}" + (" (converted)" if "converted_file" in src else "")]
     if "converted_file" in src:
-        lines.append(f"source    {src.get('file')} (sha256 {str(src.get('sha256'))[:16]}...)")
+        lines.append(f"source    {src.get('file')}")
+    lines.append(f"sha256    {src.get('sha256')} (release: {src.get('release', 'unknown')})")
     lines.append("splits    " + " / ".join(f"{s} {n}" for s, n in rep["sizes"].items()))
     lines.append("fields    (dim; valid steps min / mean / max per split)")
     for name, f in rep["fields"].items():

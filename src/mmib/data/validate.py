@@ -110,8 +110,3 @@ class RepairLog:
                        f"{t['neginf']} -inf values by 0 ({per})")
         return out
 
-
-def floats(arr: np.ndarray, repairs: RepairLog, split: str, field: str) -> np.ndarray:
-    """A float32 copy (or cast) of ``arr`` with non-finite values repaired and counted."""
-    out = np.array(arr, dtype=np.float32, copy=True)
-    return repairs.fix(out, split, field)

@@ -52,6 +52,16 @@ def sha256(path: Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+# SHA-256 of feature files as their publishers list them (MMSA README), so provenance can
+# say which public release a file is
+KNOWN_FILES = {
+    "d3994fd25681f9c7ad6e9c6596a6fe9b4beb85ff7d478ba978b124139002e5f9": "MMSA MOSI/Processed/aligned_50.pkl",
+    "78e0f8b5ef8ff71558e7307848fc1fa929ecb078203f565ab22b9daab2e02524": "MMSA MOSI/Processed/unaligned_50.pkl",
+    "45eccfb748a87c80ecab9bfac29582e7b1466bf6605ff29d3b338a75120bf791": "MMSA MOSEI/Processed/aligned_50.pkl",
+    "ad8b23d50557045e7d47959ce6c5b955d8d983f2979c7d9b7b9226f6dd6fec1f": "MMSA MOSEI/Processed/unaligned_50.pkl",
+    "c9e20c13ec0454d98bb9c1e520e490c75146bfa2dfeeea78d84de047dbdd442f": "MMSA SIMS/Processed/unaligned_39.pkl",
+}
+
 _CACHE: dict[tuple, Corpus] = {}
 
 
@@ -85,8 +95,9 @@ def load_corpus(path: str | Path, fmt: str = "auto", *, fields: set[str] | None 
         name = detect(obj, path) if fmt == "auto" else fmt
         corpus = READERS.get(name)(obj, path).check(str(path))
         del obj
-        corpus.source = {"file": str(path.resolve()), "bytes": stat.st_size, "sha256": sha256(path), "reader": name,
-                         "format_detected": fmt == "auto"}
+        digest = sha256(path)
+        corpus.source = {"file": str(path.resolve()), "bytes": stat.st_size, "sha256": digest, "reader": name,
+                         "format_detected": fmt == "auto", "release": KNOWN_FILES.get(digest, "unknown")}
         when = ""
     if log:
         repairs = RepairLog()

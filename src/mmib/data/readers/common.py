@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..validate import DataError, describe, fail
+from ..corpus import Ragged
+from ..validate import DataError, RepairLog, describe, fail
 
 # CMU-MOSEI SDK label vector: [sentiment, happy, sad, anger, surprise, disgust, fear]
 MOSEI_EMOTIONS = ["happy", "sad", "anger", "surprise", "disgust", "fear"]
@@ -62,12 +63,26 @@ def nonzero_span(padded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     padded: (N, T, D). NaN / inf count as non-zero (they are data, repaired later).
     An utterance whose rows are all zero gets length 0.
     """
-    nz = np.any(padded != 0, axis=2)  # (N, T)
+    # in blocks of utterances: (N, T, D) booleans at once would double a large file's memory
+    nz = np.concatenate([np.any(padded[i:i + 1024] != 0, axis=2) for i in range(0, len(padded), 1024)]) \
+        if len(padded) else np.zeros(padded.shape[:2], dtype=bool)  # (N, T)
     t = padded.shape[1]
     any_nz = nz.any(axis=1)
     first = np.where(any_nz, nz.argmax(axis=1), 0)
     last = np.where(any_nz, t - 1 - nz[:, ::-1].argmax(axis=1), -1)
     return first.astype(np.int64), (last - first + 1).clip(min=0).astype(np.int64)
+
+
+def float_ragged(padded: np.ndarray, lengths: np.ndarray, starts: np.ndarray | None, repairs: RepairLog,
+                 split: str, field: str) -> Ragged:
+    """The valid rows of padded (N, T, D) features as float32, NaN / inf repaired and counted.
+
+    Only valid steps are copied, cast and repaired (padding is dropped first), so a large
+    file is never copied whole.
+    """
+    r = Ragged.from_padded(padded, lengths, starts)
+    r.values = repairs.fix(r.values.astype(np.float32, copy=False), split, field)
+    return r
 
 
 def right_padded_lengths(padded: np.ndarray) -> np.ndarray:

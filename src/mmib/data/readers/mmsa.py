@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from ..corpus import Corpus, CorpusSplit, Ragged
-from ..validate import RepairLog, as_array, check_count, describe, fail, floats
-from .common import (MOSEI_EMOTIONS, check_lengths, emotions_from_intensity, get_splits, right_padded_lengths,
-                     sentiment_from, strings)
+from ..validate import RepairLog, as_array, check_count, describe, fail
+from .common import (MOSEI_EMOTIONS, check_lengths, emotions_from_intensity, float_ragged, get_splits,
+                     right_padded_lengths, sentiment_from, strings)
 
 MODALITIES = {"audio": "audio", "vision": "visual"}
 
@@ -64,7 +64,7 @@ def _text(d: dict, n: int, path: Path, split: str, repairs: RepairLog,
             lengths = mask_len  # the features sit on the same BERT tokens as text_bert
         else:
             lengths = right_padded_lengths(tv)
-        fields["text_vectors"] = Ragged.from_padded(floats(tv, repairs, split, "text_vectors"), lengths)
+        fields["text_vectors"] = float_ragged(tv, lengths, None, repairs, split, "text_vectors")
     return mask_len, text_steps
 
 
@@ -103,7 +103,7 @@ def read(obj: Any, path: Path) -> Corpus:
             else:
                 lengths = right_padded_lengths(x)
                 notes.add("no stored lengths: trailing all-zero rows are padding")
-            fields[name] = Ragged.from_padded(floats(x, repairs, split, name), lengths)
+            fields[name] = float_ragged(x, lengths, None, repairs, split, name)
         if not fields:
             raise fail(path, split, None, None, "at least one of text_bert, text, audio, vision",
                        f"keys {sorted(d)}")

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..corpus import Corpus, CorpusSplit, Ragged
-from ..validate import RepairLog, as_array, check_count, describe, fail, floats
+from ..validate import RepairLog, as_array, check_count, describe, fail
 from .common import (IEMOCAP_EMOTIONS, MOSEI_EMOTIONS, emotions_from_intensity, emotions_from_onehot,
-                     get_splits, nonzero_span, sentiment_from, strings)
+                     float_ragged, get_splits, nonzero_span, sentiment_from, strings)
 
 FIELDS = {"text": "text_vectors", "audio": "audio", "vision": "visual"}
 LABEL_SHAPES = "(N,), (N, 1, 1) sentiment; (N, K, 2) one-hot emotions; (N, 7) or (N, 1, 7) CMU SDK vectors"
@@ -67,7 +67,7 @@ def read(obj: Any, path: Path) -> Corpus:
             x = as_array(d[key], path, split, key, 3, "(N, T, D) features")
             check_count(path, split, key, len(x), n, present[0])
             starts, lengths = nonzero_span(x)
-            fields[FIELDS[key]] = Ragged.from_padded(floats(x, repairs, split, FIELDS[key]), lengths, starts)
+            fields[FIELDS[key]] = float_ragged(x, lengths, starts, repairs, split, FIELDS[key])
         sentiment, emotions, split_names = _labels(d["labels"], n, path, split)
         if names is None:
             names = split_names
