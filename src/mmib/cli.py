@@ -15,7 +15,7 @@ from pathlib import Path
 from . import config as config_mod
 from .config import ConfigError, ExperimentConfig
 
-COMMAND_MODULES: list[str] = ["mmib.cli_data"]  # more modules with a register(subparsers) function
+COMMAND_MODULES: list[str] = ["mmib.cli_data", "mmib.cli_eval"]  # more modules with a register(subparsers) function
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -55,6 +55,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         fit(ExperimentConfig(), run_dir=Path(args.resume), resume=True, quiet=args.quiet)
         return 0
+    if args.seeds:  # several seeds: the multi-seed runner (same as `mmib repeat`)
+        from .cli_eval import cmd_repeat
+
+        return cmd_repeat(args)
     cfg = config_from_args(args)
     if args.quiet:
         cfg = config_mod.set_value(cfg, "train.progress", False)
@@ -93,6 +97,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run that stopped (any moment, kill -9 too)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    p.add_argument("--seeds", metavar="N|LIST", help="train N seeds (or a comma list) into <out_dir>/<name>/"
+                   "seed-<k> and report mean ± std (see mmib repeat)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate a saved run's selected checkpoint")

@@ -157,10 +157,25 @@ class TrainConfig:
     select_metric: str = "loss"
     """Validation quantity that picks the best epoch: loss (lowest) or a metric name."""
     log_test_every_epoch: bool = False
-    """Also evaluate the test split every epoch, as the reference code does (labelled
-    test_* in the log; never used for selection)."""
+    """Also evaluate the test split every epoch, as the reference code does (logged under
+    the key "test_every_epoch (not used for selection)"; never used for selection)."""
     progress: bool = True
     """Show progress bars."""
+
+
+@dataclass
+class EvalConfig:
+    """How predictions are scored (formulas and edge cases: docs/metrics.md)."""
+
+    convention: str = "mib"
+    """Sentiment metric convention: mib (the paper's reference code: Acc2/F1 on y != 0 with
+    p >= 0 vs y >= 0, MAE/Corr on y != 0), mmsa (MMSA toolkit: Non0 with > 0, MAE/Corr on all
+    samples), mult (Multimodal Transformer code: > 0, MAE/Corr on all, its swapped F1
+    arguments reproduced). Recorded in summary.json."""
+    metrics: str = "auto"
+    """Metric family: auto (from task and label names), sentiment, emotion_acc_f1 (IEMOCAP:
+    accuracy and weighted F1 per emotion), emotion_wa_auc (MOSEI emotions: weighted accuracy
+    and ROC-AUC per emotion), classification."""
 
 
 @dataclass
@@ -174,6 +189,7 @@ class ExperimentConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def validate(self) -> "ExperimentConfig":
         """Check value ranges; raises ConfigError naming the key."""
@@ -331,6 +347,8 @@ _CHOICES = {
     "model.variant": ("emib", "lmib", "cmib", "bmib", "noib"),
     "optim.scheduler": ("none", "cosine"),
     "objective.task": ("auto", "regression", "multilabel", "multiclass"),
+    "eval.convention": ("mib", "mmsa", "mult"),
+    "eval.metrics": ("auto", "sentiment", "emotion_acc_f1", "emotion_wa_auc", "classification"),
 }
 _MODALITIES = ("text", "audio", "visual")
 

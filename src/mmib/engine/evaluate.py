@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config as config_mod
+from ..metrics import resolve_family
 from .checkpoint import atomic_write_text, read_weights
 from .fit import Setup, setup
 
@@ -60,7 +61,9 @@ def evaluate_run(run_dir: str | Path, *, write: bool = False, quiet: bool = Fals
         "seed": s.cfg.train.seed,
         "best_epoch": meta["epoch"],
         "sizes": s.data.sizes,
-        "metric_convention": "mib",
+        "metric_convention": s.cfg.eval.convention,
+        "metric_family": resolve_family(s.cfg.eval.metrics, s.task, s.data.dataset,
+                                        s.data.label_names, s.data.info),
         "inference": s.cfg.model.inference,
         "parameters": sum(p.numel() for p in s.model.parameters()),
         "valid": valid,

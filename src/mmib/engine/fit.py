@@ -61,7 +61,9 @@ class Setup:
 
     def evaluate(self, split: str, **kw) -> tuple[dict[str, float], Predictions]:
         p = self.predict(split, **kw)
-        metrics = compute(self.task, p.pred, p.labels, self.data.label_names)
+        metrics = compute(self.task, p.pred, p.labels, self.data.label_names,
+                          convention=self.cfg.eval.convention, family=self.cfg.eval.metrics,
+                          dataset=self.data.dataset, info=self.data.info)
         return {**p.terms, **metrics}, p
 
 
