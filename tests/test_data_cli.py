@@ -90,6 +90,9 @@ def test_convert_then_train_gives_the_same_metrics_and_repairs_are_reported(tmp_
     assert data_a["repairs"]["audio"] == {"nan": 3, "posinf": 0, "neginf": 3}
     assert data_a["repairs"]["visual"] == {"nan": 0, "posinf": 2, "neginf": 0}
     assert data_a["repairs_per_split"]["text_vectors"]["valid"]["nan"] == 1
+    assert main(["data", "inspect", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "format    mmsa (converted)" in shown and str(f.name) in shown and "audio: replaced 3 NaN" in shown
     # the converted file is refused as an overwrite target and can be replaced explicitly
     assert main(["data", "convert", str(f), str(out)]) == 2
     assert main(["data", "convert", str(f), str(out), "--overwrite"]) == 0

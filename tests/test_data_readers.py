@@ -302,3 +302,31 @@ def test_converted_reads_only_the_fields_asked_for(tmp_path):
     assert set(c.splits["train"].fields) == {"text_ids", "audio"}
     with pytest.raises(DataError, match="not a file written by `mmib data convert`"):
         load_corpus(tmp_path / "in.pkl", "converted", log=False)
+
+
+def test_repairs_in_word_level_and_left_padded_files(tmp_path):
+    f = write_magbert(tmp_path / "mosi.pkl")
+    data = pickle.loads(f.read_bytes())
+    (w, v, a), y, s = data["train"][3]
+    a = a.copy()
+    a[0, :4] = [np.nan, np.inf, -np.inf, -np.inf]
+    data["train"][3] = ((w, v, a), y, s)
+    f.write_bytes(pickle.dumps(data))
+    c = load_corpus(f, log=False)
+    assert c.repairs == {"audio": {"train": {"nan": 1, "posinf": 1, "neginf": 2}}}
+    assert np.isfinite(c.splits["train"].fields["audio"].values).all()
+
+    g = write_mult(tmp_path / "iemocap_data.pkl", kind="iemocap")
+    data = pickle.loads(g.read_bytes())
+    data["test"]["audio"][2, -1, :3] = -np.inf  # the last (valid) step of a left-padded sequence
+    g.write_bytes(pickle.dumps(data))
+    c = load_corpus(g, log=False)
+    assert c.repairs["audio"]["test"]["neginf"] == 3 and not c.splits["test"].fields["audio"][2][-1, :3].any()
+
+
+def test_repairs_are_printed_one_line_per_field(tmp_path, capsys):
+    f = write_mmsa(tmp_path / "aligned_50.pkl")
+    load_corpus(f)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mmib data: aligned_50.pkl: audio: replaced 0 NaN, 0 +inf, 3 -inf values by 0 "
+                   "(train 1, valid 1, test 1)"]
