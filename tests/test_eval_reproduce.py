@@ -51,3 +51,24 @@ def test_convention_is_recorded_and_applied(eval_runs):
     iem = json.loads((eval_runs / "iem" / "summary.json").read_text())
     assert iem["metric_family"] == "emotion_acc_f1"
     assert {"neutral_acc", "happy_F1", "sad_acc", "angry_F1", "mean_acc", "mean_F1"} <= set(iem["test"])
+
+
+def test_evaluate_can_rescore_under_another_convention(eval_runs, capsys):
+    import numpy as np
+
+    from mmib.engine import load_setup
+    from mmib.metrics import compute
+
+    run = eval_runs / "cm" / "seed-0"
+    assert main(["evaluate", str(run), "--convention", "mmsa", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "convention mmsa" in out
+    printed = json.loads(out[out.index("{"):])
+    s, _ = load_setup(run)
+    p = s.predict("test")
+    expected = compute("regression", p.pred, p.labels, ["sentiment"], convention="mmsa")
+    assert {k: printed[k] for k in expected} == expected
+    y, pred = p.labels[:, 0].astype(np.float64), p.pred[:, 0].astype(np.float64)
+    assert printed["MAE"] == np.mean(np.abs(pred - y))  # mmsa: MAE over all samples
+    # the saved summary is untouched
+    assert json.loads((run / "summary.json").read_text())["metric_convention"] == "mib"

@@ -70,7 +70,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .engine import evaluate_run
     from .report import metrics_table
 
-    summary = evaluate_run(args.run_dir)
+    rescore = [f'eval.convention="{args.convention}"'] if args.convention else []
+    summary = evaluate_run(args.run_dir, overrides=rescore)
     print(metrics_table(summary, args.split))
     if args.json:
         print(json.dumps(summary[args.split], indent=2))
@@ -105,6 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir")
     p.add_argument("--split", default="test", choices=["valid", "test"])
     p.add_argument("--json", action="store_true", help="also print every metric as JSON")
+    p.add_argument("--convention", choices=["mib", "mmsa", "mult"],
+                   help="score under another sentiment metric convention (default: the run's eval.convention)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("config", help="show, validate or document configs")

@@ -44,10 +44,11 @@ def load_setup(path: str | Path, *, build_data: bool = True, overrides: list[str
     return s, meta
 
 
-def evaluate_run(run_dir: str | Path, *, write: bool = False, quiet: bool = False) -> dict[str, Any]:
+def evaluate_run(run_dir: str | Path, *, write: bool = False, quiet: bool = False,
+                 overrides: list[str] | None = None) -> dict[str, Any]:
     """Test (and valid) metrics of a run's selected checkpoint; ``write`` saves summary.json."""
     run_dir = Path(run_dir)
-    s, meta = load_setup(run_dir)
+    s, meta = load_setup(run_dir, overrides=overrides)  # e.g. eval.convention="mmsa" to re-score
     valid, _ = s.evaluate("valid")
     test, _ = s.evaluate("test")
     summary = {
