@@ -205,3 +205,19 @@ def test_eval_config_choices_are_validated():
         config_mod.apply_overrides(config_mod.ExperimentConfig(), ["eval.convention='paper'"])
     with pytest.raises(config_mod.ConfigError, match="eval.metrics"):
         config_mod.apply_overrides(config_mod.ExperimentConfig(), ["eval.metrics='f1'"])
+
+
+def test_sims_family_by_hand():
+    p = np.array([0.5, -0.05, 0.0, -0.8, 1.5])  # 1.5 is clipped to 1.0
+    y = np.array([0.6, 0.2, -0.2, -1.0, 0.8])
+    assert M.resolve_family("auto", "regression", "sims") == "sentiment_sims"
+    m = quiet(M.compute, "regression", p[:, None], y[:, None], ["sentiment"], dataset="sims")
+    # 2 classes (-1, 0] / (0, 1]: p [1 0 0 0 1], y [1 1 0 0 1]
+    assert m["Mult_acc_2"] == pytest.approx(0.8)
+    # 3 classes split at -0.1 / 0.1: p [2 1 1 0 2], y [2 2 0 0 2]
+    assert m["Mult_acc_3"] == pytest.approx(0.6)
+    # 5 classes split at -0.7 / -0.1 / 0.1 / 0.7: p [3 2 2 0 4], y [3 3 1 0 4]
+    assert m["Mult_acc_5"] == pytest.approx(0.6)
+    assert m["F1_score"] == pytest.approx(0.8)  # both classes have F1 0.8
+    assert m["MAE"] == pytest.approx(0.95 / 5)
+    assert [h for h, _ in M.headline("regression", m)] == ["Acc2", "Acc3", "Acc5", "F1", "MAE", "Corr"]

@@ -173,7 +173,8 @@ class EvalConfig:
     samples), mult (Multimodal Transformer code: > 0, MAE/Corr on all, its swapped F1
     arguments reproduced). Recorded in summary.json."""
     metrics: str = "auto"
-    """Metric family: auto (from task and label names), sentiment, emotion_acc_f1 (IEMOCAP:
+    """Metric family: auto (from task and label names), sentiment, sentiment_sims (CH-SIMS
+    labels in [-1, 1]: Mult_acc_2/3/5, F1_score, MAE, Corr), emotion_acc_f1 (IEMOCAP:
     accuracy and weighted F1 per emotion), emotion_wa_auc (MOSEI emotions: weighted accuracy
     and ROC-AUC per emotion), classification."""
 
@@ -348,7 +349,8 @@ _CHOICES = {
     "optim.scheduler": ("none", "cosine"),
     "objective.task": ("auto", "regression", "multilabel", "multiclass"),
     "eval.convention": ("mib", "mmsa", "mult"),
-    "eval.metrics": ("auto", "sentiment", "emotion_acc_f1", "emotion_wa_auc", "classification"),
+    "eval.metrics": ("auto", "sentiment", "sentiment_sims", "emotion_acc_f1", "emotion_wa_auc",
+                     "classification"),
 }
 _MODALITIES = ("text", "audio", "visual")
 

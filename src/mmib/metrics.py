@@ -3,7 +3,7 @@
 Two things pick what is computed:
 
 - the metric *family*, from the task and the label names (``eval.metrics = "auto"``):
-  ``sentiment`` (regression in [-3, 3]), ``emotion_acc_f1`` (IEMOCAP: accuracy and weighted
+  ``sentiment`` (regression in [-3, 3]), ``sentiment_sims`` (CH-SIMS, [-1, 1]), ``emotion_acc_f1`` (IEMOCAP: accuracy and weighted
   F1 per emotion), ``emotion_wa_auc`` (CMU-MOSEI emotions: weighted accuracy and ROC-AUC
   per emotion), ``classification`` (single-label classes);
 - for sentiment, the *convention* (``eval.convention``), because papers disagree on which
@@ -202,6 +202,42 @@ def sentiment_metrics(pred: np.ndarray, label: np.ndarray, label_names: list[str
     return out
 
 
+SIMS_EDGES = {
+    "Mult_acc_2": (-1.01, 0.0, 1.01),
+    "Mult_acc_3": (-1.01, -0.1, 0.1, 1.01),
+    "Mult_acc_5": (-1.01, -0.7, -0.1, 0.1, 0.7, 1.01),
+}
+"""CH-SIMS class boundaries on [-1, 1] (MMSA's SIMS evaluation): class i is (e_i, e_i+1]."""
+
+
+def _bins(x: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+    out = np.zeros(len(x), dtype=np.int64)
+    for i in range(len(edges) - 1):
+        out[(x > edges[i]) & (x <= edges[i + 1])] = i
+    return out
+
+
+@FAMILIES.register("sentiment_sims")
+def sentiment_sims(pred: np.ndarray, label: np.ndarray, label_names: list[str] | None = None,
+                   convention: str = DEFAULT_CONVENTION) -> dict[str, float]:
+    """CH-SIMS (labels in [-1, 1]): clip both sides to [-1, 1], bin with :data:`SIMS_EDGES`
+    -> Mult_acc_2 / _3 / _5, weighted F1_score of the 2 classes, MAE and Corr on all samples.
+    The conventions do not apply (SIMS has one)."""
+    p = np.clip(_as_1d(pred, "predictions"), -1.0, 1.0)
+    y = np.clip(_as_1d(label, "labels"), -1.0, 1.0)
+    if len(p) != len(y):
+        raise ValueError(f"{len(p)} predictions for {len(y)} labels")
+    out = {k: accuracy(_bins(y, e), _bins(p, e), k) for k, e in SIMS_EDGES.items()}
+    out["F1_score"] = weighted_f1(_bins(y, SIMS_EDGES["Mult_acc_2"]), _bins(p, SIMS_EDGES["Mult_acc_2"]), "F1_score")
+    if len(p) == 0:
+        _warn("MAE: no samples to score; reporting 0.0")
+        out["MAE"] = 0.0
+    else:
+        out["MAE"] = float(np.mean(np.abs(p - y)))
+    out["Corr"] = pearson(p, y)
+    return out
+
+
 def _check_multilabel(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
@@ -271,7 +307,7 @@ def resolve_family(family: str, task: str, dataset: str = "", label_names: list[
         FAMILIES.get(info["metrics"])
         return str(info["metrics"])
     if task == "regression":
-        return "sentiment"
+        return "sentiment_sims" if dataset.lower() == "sims" else "sentiment"
     if task == "multiclass":
         return "classification"
     if task == "multilabel":
@@ -304,6 +340,8 @@ def higher_is_better(name: str) -> bool:
 HEADLINE: dict[str, list[tuple[str, str]]] = {
     "sentiment": [("Acc7", "Mult_acc_7"), ("Acc2 has0", "Has0_acc_2"), ("F1 has0", "Has0_F1_score"),
                   ("Acc2 non0", "Non0_acc_2"), ("F1 non0", "Non0_F1_score"), ("MAE", "MAE"), ("Corr", "Corr")],
+    "sentiment_sims": [("Acc2", "Mult_acc_2"), ("Acc3", "Mult_acc_3"), ("Acc5", "Mult_acc_5"),
+                       ("F1", "F1_score"), ("MAE", "MAE"), ("Corr", "Corr")],
     "classification": [("Acc", "acc"), ("F1", "F1")],
 }
 """The columns a results table shows per family (short header, metric key). Emotion families
@@ -314,6 +352,8 @@ def family_of(metrics: dict[str, float]) -> str:
     """The family a metric dict came from, read from its keys."""
     if "Mult_acc_7" in metrics:
         return "sentiment"
+    if "Mult_acc_3" in metrics:
+        return "sentiment_sims"
     if "mean_WA" in metrics:
         return "emotion_wa_auc"
     if "mean_F1" in metrics:
@@ -337,7 +377,7 @@ def headline_keys(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     return cols + [(f"mean {a}", f"mean_{a}"), (f"mean {b}", f"mean_{b}")]
 
 
-PERCENT_SUFFIXES = ("acc_2", "acc_5", "acc_7", "_acc", "_F1", "_F1_score", "_WA", "_AUC")
+PERCENT_SUFFIXES = ("acc_2", "acc_3", "acc_5", "acc_7", "_acc", "_F1", "F1_score", "_WA", "_AUC")
 
 
 def is_percent(key: str) -> bool:
