@@ -56,6 +56,8 @@ def test_groups_pair_on_common_seeds(tmp_path):
     mae = t["metrics"]["MAE"]
     assert mae["mean_diff"] == pytest.approx(np.mean([0.7 - 0.8, 0.6 - 0.85, 0.62 - 0.7]))
     assert mae["t_p"] == pytest.approx(stats.ttest_rel([0.7, 0.6, 0.62], [0.8, 0.85, 0.7]).pvalue)
+    assert mae["better"] == "b" and t["metrics"]["Non0_acc_2"]["better"] == "b"  # lower MAE, higher acc
+    assert t["metrics"]["Mult_acc_7"]["better"] == "-"
     # the table statistics use every seed of each group, not only the paired ones
     assert rep["results"][0]["mean"]["MAE"] == pytest.approx(np.mean([0.9, 0.8, 0.85, 0.7]))
     assert rep["results"][1]["seeds"] == [1, 2, 3, 4]

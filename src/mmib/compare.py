@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .metrics import headline_keys
+from .metrics import headline_keys, higher_is_better
 from .repeat import aggregate
 from .report import fmt_value, render_table
 
@@ -125,8 +125,10 @@ def compare(results: list[Result], *, all_pairs: bool = False) -> dict[str, Any]
         entry: dict[str, Any] = {"reference": a.name, "other": b.name, "seeds": common, "metrics": {}}
         for _, k in cols:
             if all(k in a.per_seed[s] and k in b.per_seed[s] for s in common):
-                entry["metrics"][k] = paired_test([a.per_seed[s][k] for s in common],
-                                                  [b.per_seed[s][k] for s in common])
+                r = paired_test([a.per_seed[s][k] for s in common], [b.per_seed[s][k] for s in common])
+                gain = r["mean_diff"] if higher_is_better(k) else -r["mean_diff"]
+                r["better"] = b.name if gain > 0 else a.name if gain < 0 else "-"
+                entry["metrics"][k] = r
         tests.append(entry)
     return {
         "columns": [k for _, k in cols], "warnings": warn,
@@ -167,21 +169,21 @@ def render(report: dict[str, Any], *, markdown: bool = False) -> str:
         for k, r in t["metrics"].items():
             diff = r["mean_diff"]
             sign = "-" if diff < 0 else "+"
-            trows.append((k, {"diff": f"{sign}{fmt_value(k, abs(diff))}", "t": _p(r["t_p"]),
-                              "w": _p(r["wilcoxon_p"]), "note": r["note"]}))
+            trows.append((k, {"diff": f"{sign}{fmt_value(k, abs(diff))}", "better": r["better"],
+                              "t": _p(r["t_p"]), "w": _p(r["wilcoxon_p"]), "note": r["note"]}))
         out.append(_text_rows(trows, markdown))
-    out.append("(* p < 0.05, two-sided, no correction for multiple comparisons)" if report["tests"] else "")
+    out.append("\n(* p < 0.05, two-sided, no correction for multiple comparisons)" if report["tests"] else "")
     return "\n".join(out).rstrip() + "\n"
 
 
 def _text_rows(rows: list[tuple[str, dict[str, str]]], markdown: bool) -> str:
-    header = ["metric", "mean diff", "t-test p", "Wilcoxon p", "note"]
-    body = [[k, v["diff"], v["t"], v["w"], v["note"]] for k, v in rows]
+    header = ["metric", "mean diff", "better", "t-test p", "Wilcoxon p", "note"]
+    body = [[k, v["diff"], v["better"], v["t"], v["w"], v["note"]] for k, v in rows]
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|---|---:|---:|---:|---|"]
+        lines = ["| " + " | ".join(header) + " |", "|---|---:|---|---:|---:|---|"]
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
     widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
-    return "\n".join("  " + "  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w)
+    return "\n".join("  " + "  ".join(c.ljust(w) if i in (0, 2, 5) else c.rjust(w)
                                        for i, (c, w) in enumerate(zip(r, widths))).rstrip()
                      for r in [header] + body)
 
