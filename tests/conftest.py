@@ -41,3 +41,9 @@ def _offline(monkeypatch):
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# One thread per test process: tiny models gain nothing from more, and on a busy 2-core
+# machine oversubscribed OpenMP threads make them tens of times slower. Subprocesses inherit it.
+os.environ["OMP_NUM_THREADS"] = "1"
+import torch  # noqa: E402
+
+torch.set_num_threads(1)

@@ -1,0 +1,92 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import tiny_config
+from mmib.engine import RunExistsError, evaluate_run, fit
+
+
+def test_same_seed_identical_other_seed_different(tmp_path):
+    a = fit(tiny_config(tmp_path, "name='a'"), quiet=True)
+    b = fit(tiny_config(tmp_path, "name='b'"), quiet=True)
+    c = fit(tiny_config(tmp_path, "name='c'", "train.seed=1"), quiet=True)
+    assert a["test"] == b["test"] and a["valid"] == b["valid"]
+    assert c["test"] != a["test"]
+    logs = [(tmp_path / n / "metrics.jsonl").read_text() for n in "ab"]
+    strip = lambda t: [{k: v for k, v in json.loads(x).items() if k != "seconds"} for x in t.splitlines()]  # noqa: E731
+    assert strip(logs[0]) == strip(logs[1])
+
+
+def test_run_directory_layout_and_reevaluation(tmp_path):
+    s = fit(tiny_config(tmp_path, "name='r'"), quiet=True)
+    run = tmp_path / "r"
+    for f in ("config.toml", "data.json", "metrics.jsonl", "best.safetensors", "state.pt", "summary.json"):
+        assert (run / f).exists(), f
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and all("valid" in json.loads(x) for x in lines)
+    assert evaluate_run(run)["test"] == s["test"]
+    assert s["sizes"] == {"train": 64, "valid": 16, "test": 24}
+
+
+def test_finished_run_is_never_overwritten(tmp_path):
+    cfg = tiny_config(tmp_path, "name='x'", "train.epochs=1")
+    fit(cfg, quiet=True)
+    before = (tmp_path / "x" / "summary.json").read_text()
+    with pytest.raises(RunExistsError, match="already holds a finished run"):
+        fit(cfg, explicit_name=True, quiet=True)
+    fit(cfg, quiet=True)  # without an explicit name a fresh directory is chosen
+    assert (tmp_path / "x-2" / "summary.json").exists()
+    assert (tmp_path / "x" / "summary.json").read_text() == before
+
+
+def test_cmib_beats_the_training_mean(tmp_path):
+    cfg = tiny_config(tmp_path, "name='m'", "data.synth.n_train=400", "data.synth.n_valid=100",
+                      "data.synth.n_test=200", "train.epochs=4", "optim.lr=3e-3", "model.d=16")
+    s = fit(cfg, quiet=True)
+    from mmib.data import build_dataset
+    from mmib.encoders import load_tokenizer
+
+    data = build_dataset(cfg.data, load_tokenizer("tiny-config"))
+    mean = np.mean([ex.label[0] for ex in data.train])
+    y = np.array([ex.label[0] for ex in data.test])
+    y = y[y != 0]  # the paper's convention scores MAE on non-zero labels
+    baseline_mae = np.mean(np.abs(y - mean))
+    assert s["test"]["MAE"] < baseline_mae - 0.1, (s["test"]["MAE"], baseline_mae)
+    assert s["test"]["Corr"] > 0.3  # the mean predictor has no correlation at all
+
+
+def _train_cmd(*args):
+    return [sys.executable, "-m", "mmib.cli", "train", *args]
+
+
+def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
+    cfg = tiny_config(tmp_path, "data.synth.n_train=240", "train.epochs=4")
+    cfg_path = tmp_path / "cfg.toml"
+    cfg.save(cfg_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    full = subprocess.run(_train_cmd("-c", str(cfg_path), "--name", "full", "-q"), env=env,
+                          capture_output=True, text=True)
+    assert full.returncode == 0, full.stderr
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(_train_cmd("-c", str(cfg_path), "--name", "killed", "-q"), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (run / "state.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the second epoch
+    assert proc.poll() is None, "training finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    assert not (run / "summary.json").exists()
+    again = subprocess.run(_train_cmd("--resume", str(run), "-q"), env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    a = json.loads((tmp_path / "full" / "summary.json").read_text())
+    b = json.loads((run / "summary.json").read_text())
+    assert a["test"] == b["test"] and a["best_epoch"] == b["best_epoch"]
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 4
