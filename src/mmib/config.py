@@ -153,7 +153,24 @@ class TrainConfig:
     device: str = "auto"
     """auto (cuda if available), cpu, cuda, cuda:N."""
     num_threads: int = 0
-    """CPU threads for torch (0 = torch's default)."""
+    """CPU threads for torch (0 = torch's default, one per core)."""
+    precision: str = "auto"
+    """Forward-pass arithmetic: fp32; bf16 or fp16 autocast (mixed precision: weights,
+    optimiser and loss stay fp32; fp16 only on CUDA, with loss scaling); auto = bf16 on a
+    CUDA device that supports it, else fp32 (on CPUs without native bf16 a bf16 matmul is
+    far slower than fp32: docs/speed.md)."""
+    compile: bool = False
+    """Compile the model with torch.compile (dynamic shapes). Off by default: compiling
+    takes many minutes on small CPUs and did not pay off in our measurements (docs/speed.md)."""
+    fused_optimizer: bool = True
+    """Use Adam's fused kernel (the same update in one pass over all parameters; the
+    optimiser step of a BERT-base model is ~6x faster on CPU)."""
+    cache_text: bool = True
+    """With a frozen pretrained text encoder (model.freeze_text_encoder) and masked pooling,
+    compute its hidden states once, cache them on disk and train the rest on the cache."""
+    cache_dir: str = ".mmib_cache"
+    """Folder of the frozen-text-encoder cache (keyed by encoder weights and data; safe to
+    delete)."""
     select_metric: str = "loss"
     """Validation quantity that picks the best epoch: loss (lowest) or a metric name."""
     log_test_every_epoch: bool = False
@@ -339,6 +356,7 @@ def set_value(cfg: ExperimentConfig, key: str, value: Any) -> ExperimentConfig:
 # ----------------------------------------------------------------------------- ranges
 
 _CHOICES = {
+    "train.precision": ("auto", "fp32", "bf16", "fp16"),
     "data.padding": ("dynamic", "fixed"),
     "data.format": ("auto", "converted", "magbert", "mmsa", "mult"),
     "data.labels": ("auto", "sentiment", "emotions"),
@@ -401,6 +419,7 @@ def _check_values(cfg: ExperimentConfig) -> None:
     need(cfg.train.eval_batch_size >= 1, "train.eval_batch_size", "an integer >= 1",
          cfg.train.eval_batch_size)
     need(cfg.train.num_threads >= 0, "train.num_threads", "an integer >= 0", cfg.train.num_threads)
+    need(bool(cfg.train.cache_dir.strip()), "train.cache_dir", "a folder path", cfg.train.cache_dir)
     dev = cfg.train.device
     need(dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:"), "train.device",
          "auto, cpu, cuda or cuda:N", dev)

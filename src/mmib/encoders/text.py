@@ -106,7 +106,13 @@ def load_tokenizer(name: str):
 
 
 class PretrainedTextEncoder(nn.Module):
-    """(B, L) token ids -> backbone hidden states (B, L, H) -> Conv1D -> (B, L, d)."""
+    """(B, L) token ids -> backbone hidden states (B, L, H) -> Conv1D -> (B, L, d).
+
+    Also accepts precomputed backbone states (B, L, H) float (the frozen-encoder cache,
+    :mod:`mmib.engine.cache`): the backbone is then skipped and only the Conv1D runs.
+    A frozen backbone (no parameter requires grad) stays in eval mode: a fixed feature
+    extractor has no dropout, so its outputs are deterministic and can be cached.
+    """
 
     def __init__(self, backbone: nn.Module, hidden_size: int, d: int, *, use_mask: bool = True):
         super().__init__()
@@ -114,8 +120,21 @@ class PretrainedTextEncoder(nn.Module):
         self.use_mask = use_mask
         self.conv = nn.Conv1d(hidden_size, d, kernel_size=3, padding=1, bias=False)
 
+    @property
+    def frozen(self) -> bool:
+        return not any(p.requires_grad for p in self.backbone.parameters())
+
+    def train(self, mode: bool = True) -> "PretrainedTextEncoder":
+        super().train(mode)
+        if self.frozen:
+            self.backbone.eval()
+        return self
+
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = self.backbone(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        if ids.is_floating_point():  # cached backbone states (B, L, H)
+            h = ids
+        else:
+            h = self.backbone(input_ids=ids, attention_mask=mask.long()).last_hidden_state
         if self.use_mask:
             h = h * mask[..., None].to(h.dtype)  # padded states must not leak through the conv
         return self.conv(h.transpose(1, 2)).transpose(1, 2)

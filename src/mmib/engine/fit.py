@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,16 @@ import torch
 from .. import config as config_mod
 from ..config import ExperimentConfig
 from ..data import DatasetSplits, build_dataset
+from ..data.types import Example
 from ..encoders import load_tokenizer
 from ..metrics import compute, higher_is_better
 from ..models import MIBModel, build_model
 from ..objectives import build_objective, output_dim
+from .cache import TextCache, cache_applies
 from .checkpoint import atomic_write_text, load_state, save_state, save_weights
 from .loop import Predictions, predict, train_one_epoch
 from .seed import epoch_generator, resolve_device, rng_state, seed_everything, set_rng_state
+from .speed import adam_options, configure_threads, grad_scaler, maybe_compile, resolve_precision
 
 
 class RunExistsError(RuntimeError):
@@ -39,7 +42,8 @@ class RunExistsError(RuntimeError):
 
 @dataclass
 class Setup:
-    """Everything built from a config: data, task, model, objective, device."""
+    """Everything built from a config: data, task, model, objective, device, the autocast
+    dtype (None = fp32) and, for a frozen text encoder, its on-disk cache."""
 
     cfg: ExperimentConfig
     data: DatasetSplits
@@ -47,19 +51,34 @@ class Setup:
     model: MIBModel
     objective: Any
     device: torch.device
+    amp: torch.dtype | None = None
+    text_cache: TextCache | None = None
+    _examples: dict[str, list[Example]] = field(default_factory=dict, repr=False)
+
+    def examples(self, split: str) -> list[Example]:
+        """A split's examples as the model consumes them: with a text cache, the text input
+        is the frozen backbone's cached states (built on first use, after any weights are
+        loaded); otherwise the dataset's own examples."""
+        if self.text_cache is None:
+            return self.data.split(split)
+        if split not in self._examples:
+            self._examples[split] = self.text_cache.apply(self.data.split(split), split)
+        return self._examples[split]
 
     @property
     def pad_to(self) -> int | None:
         return self.cfg.data.max_len if self.cfg.data.padding == "fixed" else None
 
-    def predict(self, split: str, **kw) -> Predictions:
+    def predict(self, split: str | list[Example], **kw) -> Predictions:
+        """Predictions for a split by name, or for a list of examples as given."""
         c = self.cfg
-        return predict(self.model, self.data.split(split), modalities=c.data.modalities,
+        examples = self.examples(split) if isinstance(split, str) else split
+        return predict(self.model, examples, modalities=c.data.modalities,
                        batch_size=c.train.eval_batch_size, pad_to=self.pad_to, device=self.device,
                        objective=self.objective, inference=kw.pop("inference", c.model.inference),
-                       mc_samples=c.model.mc_samples, **kw)
+                       mc_samples=c.model.mc_samples, amp=kw.pop("amp", self.amp), **kw)
 
-    def evaluate(self, split: str, **kw) -> tuple[dict[str, float], Predictions]:
+    def evaluate(self, split: str | list[Example], **kw) -> tuple[dict[str, float], Predictions]:
         p = self.predict(split, **kw)
         metrics = compute(self.task, p.pred, p.labels, self.data.label_names,
                           convention=self.cfg.eval.convention, family=self.cfg.eval.metrics,
@@ -75,9 +94,9 @@ def setup(cfg: ExperimentConfig, *, pretrained: bool = True, text_source: str | 
           data: DatasetSplits | None = None) -> Setup:
     """Seed, load the data and build model + objective on the configured device."""
     seed_everything(cfg.train.seed)
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
+    configure_threads(cfg.train.num_threads)
     device = resolve_device(cfg.train.device)
+    amp = resolve_precision(cfg.train.precision, device)
     if data is None:
         uses_tokens = "text" in cfg.data.modalities and cfg.model.text_encoder != "glove"
         tokenizer = load_tokenizer(text_source or cfg.model.text_encoder) if uses_tokens else None
@@ -86,12 +105,18 @@ def setup(cfg: ExperimentConfig, *, pretrained: bool = True, text_source: str | 
     torch.manual_seed(cfg.train.seed)  # model init does not depend on how data was built
     model = build_model(cfg, data.dims, output_dim(task, len(data.label_names)),
                         pretrained=pretrained, text_source=text_source).to(device)
-    return Setup(cfg, data, task, model, build_objective(cfg, task), device)
+    maybe_compile(model, cfg.train.compile)
+    cache = None
+    if cache_applies(cfg, model)[0]:
+        cache = TextCache(model.encoders["text"], cfg.train.cache_dir, device=device, dtype=amp,
+                          batch_size=cfg.train.eval_batch_size)
+    return Setup(cfg, data, task, model, build_objective(cfg, task), device, amp, cache)
 
 
 def make_optimizer(s: Setup) -> tuple[torch.optim.Optimizer, Any]:
     o = s.cfg.optim
-    opt = torch.optim.Adam(s.model.param_groups(o.lr, o.text_lr, o.weight_decay))
+    opt = torch.optim.Adam(s.model.param_groups(o.lr, o.text_lr, o.weight_decay),
+                           **adam_options(s.cfg.train.fused_optimizer, s.model.parameters()))
     sched = None
     if o.scheduler == "cosine":
         steps = s.cfg.train.epochs * math.ceil(len(s.data.train) / s.cfg.train.batch_size)
@@ -147,6 +172,7 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
     s = setup(cfg)
     c = cfg.train
     opt, sched = make_optimizer(s)
+    scaler = grad_scaler(s.device, s.amp)
     toml = cfg.to_toml()
     data_info = {"dataset": s.data.dataset, "task": s.task, "label_names": s.data.label_names,
                  "dims": s.data.dims, "sizes": s.data.sizes, **s.data.info}
@@ -182,13 +208,18 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
     log(f"run {run_dir} | {s.data.dataset} ({s.task}) train/valid/test = "
         f"{sizes['train']}/{sizes['valid']}/{sizes['test']} | {cfg.model.variant} + {cfg.model.fusion} "
         f"| {sum(p.numel() for p in s.model.parameters()):,} parameters | {s.device}")
+    if s.text_cache is not None:
+        s.examples("train")
+        r = s.text_cache.log[-1]
+        log(f"frozen text encoder: training on cached states ({'reused' if r['hit'] else 'built'} "
+            f"in {r['seconds']:.1f}s under {c.cache_dir})")
     for epoch in range(start, c.epochs):
         t0 = time.time()
         train_terms = train_one_epoch(
-            s.model, s.objective, opt, s.data.train, modalities=cfg.data.modalities,
+            s.model, s.objective, opt, s.examples("train"), modalities=cfg.data.modalities,
             batch_size=c.batch_size, pad_to=s.pad_to, generator=epoch_generator(c.seed, epoch),
             device=s.device, bucket=cfg.data.bucket, grad_clip=cfg.optim.grad_clip, scheduler=sched,
-            progress=c.progress, desc=f"epoch {epoch + 1}/{c.epochs}")
+            progress=c.progress, desc=f"epoch {epoch + 1}/{c.epochs}", amp=s.amp, scaler=scaler)
         valid, _ = s.evaluate("valid")
         if sel not in valid:
             raise KeyError(f"train.select_metric = {sel!r} is not computed on this task; "

@@ -9,10 +9,12 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import Batch, batch_order, collate
+from ..data.batching import example_length
 from ..data.types import Example
 from ..models import MIBModel
 from ..objectives import MIBObjective
 from ..objectives.kl import gaussian_kl
+from .speed import autocast, float_outputs
 
 
 @dataclass
@@ -36,6 +38,46 @@ def batches(examples: list[Example], modalities: list[str], batch_size: int, *, 
         yield collate([examples[i] for i in idx], modalities, pad_to)
 
 
+def train_step(
+    model: MIBModel,
+    objective: MIBObjective,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    *,
+    grad_clip: float = 0.0,
+    scheduler=None,
+    amp: torch.dtype | None = None,
+    scaler=None,
+) -> dict[str, torch.Tensor]:
+    """One optimisation step on ``batch`` (already on the model's device); returns the
+    detached loss terms. ``amp``: autocast dtype of the forward pass (None = fp32; the
+    objective always runs in fp32); ``scaler``: the fp16 loss scaler, if any."""
+    with autocast(batch.labels.device, amp):
+        out = model(batch.inputs, batch.masks)
+    if amp is not None:
+        out = float_outputs(out)
+    terms = objective(out, batch.labels)
+    loss = terms["loss"]
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite training loss {loss.item()} in batch {batch.ids[:3]}...")
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return {k: v.detach() for k, v in terms.items()}
+
+
 def train_one_epoch(
     model: MIBModel,
     objective: MIBObjective,
@@ -52,8 +94,11 @@ def train_one_epoch(
     scheduler=None,
     progress: bool = True,
     desc: str = "train",
+    amp: torch.dtype | None = None,
+    scaler=None,
 ) -> dict[str, float]:
-    """One pass over ``examples`` in a shuffled order; returns the mean of each loss term."""
+    """One pass over ``examples`` in a shuffled order; returns the mean of each loss term.
+    ``amp`` / ``scaler``: mixed precision, as in :func:`train_step`."""
     model.train()
     sums: dict[str, float] = {}
     n = 0
@@ -61,20 +106,10 @@ def train_one_epoch(
     bar = tqdm(order, desc=desc, leave=False, disable=None if progress else True, unit="batch")
     for idx in bar:
         batch = collate([examples[i] for i in idx], modalities, pad_to).to(device)
-        out = model(batch.inputs, batch.masks)
-        terms = objective(out, batch.labels)
-        loss = terms["loss"]
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite training loss {loss.item()} in batch {batch.ids[:3]}...")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
+        terms = train_step(model, objective, optimizer, batch, grad_clip=grad_clip,
+                           scheduler=scheduler, amp=amp, scaler=scaler)
         for k, v in terms.items():
-            sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(batch)
+            sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
         n += len(batch)
         bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
     return {k: v / max(n, 1) for k, v in sums.items()}
@@ -94,26 +129,38 @@ def predict(
     mc_samples: int = 10,
     progress: bool = False,
     desc: str = "eval",
+    amp: torch.dtype | None = None,
 ) -> Predictions:
     """Outputs for every example in file order. ``inference``: mean (z = mu), sample (one
-    draw of z, as the reference code) or mc (average of ``mc_samples`` draws)."""
+    draw of z, as the reference code) or mc (average of ``mc_samples`` draws); ``amp``:
+    autocast dtype of the forward pass (None = fp32).
+
+    With dynamic padding (``pad_to`` None) the batches hold utterances of similar length
+    (sorted), so little padding is computed; outputs come back in file order. Masked
+    pooling makes each utterance's output independent of its batch-mates and padding."""
     model.eval()
+    if pad_to is None:
+        index = sorted(range(len(examples)), key=lambda i: example_length(examples[i]))
+    else:
+        index = list(range(len(examples)))
     ids: list[str] = []
     preds, labels, fused = [], [], []
     heads: dict[str, list] = {}
     kls: dict[str, list] = {}
     sums: dict[str, float] = {}
     n = 0
-    for batch in tqdm(batches(examples, modalities, batch_size, pad_to=pad_to), desc=desc, leave=False,
-                      disable=None if progress else True, unit="batch",
-                      total=(len(examples) + batch_size - 1) // batch_size):
-        batch: Batch = batch.to(device)
-        out = model(batch.inputs, batch.masks, sample=inference != "mean")
-        if inference == "mc":
-            draws = [out.prediction] + [model(batch.inputs, batch.masks, sample=True).prediction
-                                        for _ in range(mc_samples - 1)]
-            out.prediction = torch.stack(draws).mean(0)
-            out.heads["fused"] = out.prediction
+    chunks = [index[i:i + batch_size] for i in range(0, len(index), batch_size)]
+    for idx in tqdm(chunks, desc=desc, leave=False, disable=None if progress else True, unit="batch"):
+        batch: Batch = collate([examples[i] for i in idx], modalities, pad_to).to(device)
+        with autocast(batch.labels.device, amp):
+            out = model(batch.inputs, batch.masks, sample=inference != "mean")
+            if inference == "mc":
+                draws = [out.prediction] + [model(batch.inputs, batch.masks, sample=True).prediction
+                                            for _ in range(mc_samples - 1)]
+                out.prediction = torch.stack(draws).mean(0)
+                out.heads["fused"] = out.prediction
+        if amp is not None:
+            out = float_outputs(out)
         if objective is not None:
             for k, v in objective(out, batch.labels).items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
@@ -126,7 +173,9 @@ def predict(
             heads.setdefault(k, []).append(v.float().cpu())
         for k, post in out.posteriors.items():
             kls.setdefault(k, []).append(gaussian_kl(post.mu.float(), post.sigma.float()).mean(1).cpu())
-    cat = lambda xs: torch.cat(xs).numpy()  # noqa: E731
+    back = np.argsort(np.asarray(index, dtype=np.int64), kind="stable")  # batch order -> file order
+    cat = lambda xs: torch.cat(xs).numpy()[back]  # noqa: E731
+    ids = [ids[i] for i in back]
     return Predictions(
         ids=ids, pred=cat(preds), labels=cat(labels),
         heads={k: cat(v) for k, v in heads.items()}, kl={k: cat(v) for k, v in kls.items()},
