@@ -39,6 +39,11 @@ def test_plot_command_writes_three_pngs(eval_runs, tmp_path, capsys):
     assert w > 1.6 * h
 
 
+def test_tsne_of_an_emotion_run(eval_runs, tmp_path):
+    out = plots.tsne([eval_runs / "iem"], tmp_path / "t.png")
+    check_png(out)
+
+
 def test_kl_curves_follow_the_log(eval_runs):
     log = plots.read_log(eval_runs / "cm" / "seed-0")
     assert plots.constraint_terms(log) == ["kl/text", "kl/audio", "kl/visual", "kl/fused"]

@@ -204,7 +204,8 @@ def tsne(run_dirs: list[str | Path], out: str | Path, *, split: str = "test", ma
                 if sel.any():
                     ax.scatter(xy[sel, 0], xy[sel, 1], s=18, label=name, color=f"C{j}", edgecolors="none")
             ax.legend(fontsize=8)
-            ax.set_title(p["title"], fontsize=9)
+            how = "first present emotion" if p["task"] == "multilabel" else "class"
+            ax.set_title(f"{p['title']}\ncolour: {how}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"t-SNE of the fused representation ({split} split)")
