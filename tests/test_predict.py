@@ -127,3 +127,16 @@ def test_predict_on_a_data_file_in_a_real_format(eval_runs, tmp_path):
     metrics = compute("multilabel", logits, labels, names, dataset="iemocap")
     for k, v in metrics.items():
         assert v == summary["test"][k], k
+
+
+def test_jsonl_token_ids_and_long_sequences_are_shortened_as_in_training(eval_runs):
+    model = mmib.load(eval_runs / "cm" / "seed-0")
+    n = model.cfg.data.max_len + 30
+    rec = {"id": "long", "token_ids": [101] + [2204] * (n - 2) + [102],
+           "audio": np.arange(n * 74, dtype=float).reshape(n, 74).tolist(), "visual": [[0.5] * 47] * 3}
+    (ex,) = model.examples_from_records([rec])
+    L = model.cfg.data.max_len
+    assert len(ex.inputs["text"]) == L and ex.inputs["text"][-1] == 102  # [SEP] kept
+    assert ex.inputs["audio"].shape == (L, 74) and ex.inputs["audio"][0, 0] == 0.0  # head truncation
+    assert ex.inputs["visual"].shape == (3, 47)
+    assert model.predict([rec]).pred.shape == (1, 1)

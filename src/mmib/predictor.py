@@ -31,22 +31,11 @@ import torch
 from . import config as config_mod
 from .data import Batch, DatasetSplits, build_dataset, collate
 from .data.align import align_words
+from .data.real import shorten, shorten_ids
 from .data.types import Example
 from .engine.evaluate import checkpoint_path, load_setup
 from .engine.loop import Predictions, predict
 from .objectives.kl import gaussian_kl
-
-
-def _shorten(x: np.ndarray, max_len: int, mode: str) -> np.ndarray:
-    """(T, D) -> at most (max_len, D): the first steps (head) or means of max_len equal
-    windows over the whole sequence (pool), as ``data.truncation`` does in training."""
-    if len(x) <= max_len:
-        return x
-    if mode != "pool":
-        return x[:max_len]
-    edges = np.linspace(0, len(x), max_len + 1).round().astype(np.int64)
-    sums = np.add.reduceat(x.astype(np.float64), edges[:-1], axis=0)
-    return (sums / np.diff(edges)[:, None]).astype(np.float32)
 
 
 @dataclass
@@ -194,11 +183,10 @@ class Predictor:
                 if "text_vectors" not in rec:
                     raise ValueError(f"{where}: field 'text_vectors' missing (this model reads text "
                                      "as feature vectors, text_encoder = glove)")
-                inputs["text"] = _shorten(self._matrix(rec["text_vectors"], where, "text_vectors", self.dims["text"]),
-                                          c.max_len, "head")
+                inputs["text"] = shorten(self._matrix(rec["text_vectors"], where, "text_vectors", self.dims["text"]),
+                                         c.max_len, "head")
             elif "token_ids" in rec:
-                ids = np.asarray(rec["token_ids"], dtype=np.int64).reshape(-1)
-                inputs["text"] = ids if len(ids) <= c.max_len else np.concatenate([ids[: c.max_len - 1], ids[-1:]])
+                inputs["text"] = shorten_ids(np.asarray(rec["token_ids"], dtype=np.int64).reshape(-1), c.max_len)
             else:
                 words = rec.get("words") or str(rec.get("text", "")).split()
                 if not isinstance(words, list) or not words:
@@ -212,7 +200,7 @@ class Predictor:
                                      dtype=np.int64)
                 inputs["text"] = ids
         for m, f in feats.items():
-            inputs[m] = _shorten(f, c.max_len, getattr(c, "truncation", "head"))
+            inputs[m] = shorten(f, c.max_len, c.truncation)
         k = len(self.label_names) if self.task != "multiclass" else 1
         label = np.full(k, np.nan, dtype=np.float32)
         if rec.get("label") is not None:
