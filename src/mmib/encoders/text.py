@@ -78,7 +78,17 @@ def load_hf(source: str | Path, pretrained: bool = True) -> Backbone:
         ) from None
     kwargs = {"add_pooling_layer": False} if config.model_type in ("bert", "roberta") else {}
     if pretrained:
-        model = AutoModel.from_pretrained(str(source), **kwargs)
+        from transformers.utils import logging as hf_logging
+
+        # the pooler we drop on purpose shows up as "unexpected keys": not worth a report
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            model = AutoModel.from_pretrained(str(source), **kwargs)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            hf_logging.enable_progress_bar()
     else:
         model = AutoModel.from_config(config, **kwargs)
     return Backbone(model, tokenizer, config.hidden_size)
