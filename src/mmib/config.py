@@ -34,12 +34,17 @@ class SynthConfig:
     seed: int = 0
     """Generator seed: the same seed always gives the same dataset."""
     n_train: int = 1284
+    """Training utterances (the MMSA MOSI split sizes by default)."""
     n_valid: int = 229
+    """Validation utterances."""
     n_test: int = 686
+    """Test utterances."""
     text_share: float = 0.6
     """Share of the label variance carried by the text modality (shares are normalised)."""
     audio_share: float = 0.2
+    """Share of the label variance carried by the acoustic modality."""
     visual_share: float = 0.2
+    """Share of the label variance carried by the visual modality."""
     text_noise: float = 0.1
     """Probability that a sentiment word's polarity is flipped (text nuisance)."""
     audio_noise: float = 1.0
@@ -103,11 +108,17 @@ class ModelConfig:
     """masked: last valid step, padding ignored in attention; last: the reference code's
     last step of the padded sequence with no masking."""
     n_layers: int = 3
+    """Transformer layers of the acoustic / visual / glove-text encoders."""
     n_heads: int = 5
+    """Attention heads (must divide d)."""
     attn_dropout: float = 0.5
+    """Dropout on attention weights (the paper's 0.5)."""
     res_dropout: float = 0.3
+    """Dropout on residual branches."""
     relu_dropout: float = 0.3
+    """Dropout after the feed-forward ReLU."""
     embed_dropout: float = 0.2
+    """Dropout on the scaled input plus positions."""
     inference: str = "mean"
     """How the bottleneck is read at evaluation: mean (z = mu), sample (one draw, as the
     reference code), mc (average the predictions of mc_samples draws)."""
@@ -136,6 +147,7 @@ class OptimConfig:
     text_lr: float = 1e-5
     """Learning rate of the pretrained text encoder."""
     weight_decay: float = 0.0
+    """Adam's L2 weight decay on every group."""
     grad_clip: float = 0.0
     """Clip the global gradient norm to this value (0 = off)."""
     scheduler: str = "none"
@@ -149,7 +161,9 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 32
     eval_batch_size: int = 128
+    """Batch size at evaluation (no gradients, so larger is cheaper)."""
     seed: int = 0
+    """Seeds model initialisation, dropout and data order (a CPU run repeats bit for bit)."""
     device: str = "auto"
     """auto (cuda if available), cpu, cuda, cuda:N."""
     num_threads: int = 0
@@ -201,7 +215,9 @@ class ExperimentConfig:
     """One experiment: a name, where runs go, and the component configs."""
 
     name: str = "demo"
+    """Run name: the run directory is <out_dir>/<name>."""
     out_dir: str = "runs"
+    """Folder that holds run directories."""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
