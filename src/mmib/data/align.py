@@ -7,6 +7,8 @@ to ``max_len - 2`` tokens, and [CLS] / [SEP] are added with all-zero feature row
 
 from __future__ import annotations
 
+import functools
+import zlib
 from typing import Any, Protocol
 
 import numpy as np
@@ -51,15 +53,20 @@ def align_words(
     return np.asarray(ids, dtype=np.int64), out
 
 
+@functools.lru_cache(maxsize=65536)
+def _word_vector(word: str, dim: int) -> np.ndarray:
+    rng = np.random.default_rng(zlib.crc32(word.encode()))
+    v = (rng.standard_normal(dim) / np.sqrt(dim) * 4).astype(np.float32)
+    v.setflags(write=False)
+    return v
+
+
 def word_vectors(words: list[str], dim: int = 300) -> np.ndarray:
     """Deterministic pseudo word vectors (a stand-in for GloVe when no tokenizer is used).
 
     Each word maps to a fixed unit-scale Gaussian vector seeded by a stable hash of the word.
     """
-    import zlib
-
     out = np.empty((len(words), dim), dtype=np.float32)
     for i, w in enumerate(words):
-        rng = np.random.default_rng(zlib.crc32(w.lower().encode()))
-        out[i] = rng.standard_normal(dim) / np.sqrt(dim) * 4
+        out[i] = _word_vector(w.lower(), dim)
     return out
