@@ -245,3 +245,24 @@ def test_text_cache_standalone_compute_matches_backbone(tmp_path):
     with torch.no_grad():
         h = enc.backbone(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state[0]
     np.testing.assert_allclose(states[offsets[3]:offsets[4]], h.numpy(), atol=1e-5)
+
+
+def test_length_sorted_batches_bound_padding(tmp_path):
+    from mmib.data.batching import example_length, length_sorted_batches
+
+    s = setup(tiny_config(tmp_path, "data.synth.n_test=200"))
+    exs = s.data.test
+    batches = length_sorted_batches(exs, 16, max_waste=0.05)
+    assert sorted(i for b in batches for i in b) == list(range(len(exs)))
+    padded = real = 0
+    for b in batches:
+        lens = [example_length(exs[i]) for i in b]
+        assert 1 <= len(b) <= 16
+        padded += len(b) * max(lens)
+        real += sum(lens)
+        if len(b) > 1:  # a batch only grows while its padding stays within the slack
+            assert len(b) * max(lens) <= 1.05 * sum(lens) + max(lens)
+    fixed_count = sum(len(c) * max(example_length(exs[i]) for i in c)
+                      for c in (sorted(range(len(exs)), key=lambda i: example_length(exs[i]))[k:k + 64]
+                                for k in range(0, len(exs), 64)))
+    assert padded <= 1.06 * real < fixed_count

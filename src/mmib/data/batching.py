@@ -98,3 +98,24 @@ def batch_order(
         order = torch.randperm(len(batches), generator=generator).tolist()
         batches = [batches[i] for i in order]
     return batches
+
+
+def length_sorted_batches(examples: list[Example], max_size: int, max_waste: float = 0.05) -> list[list[int]]:
+    """Index lists for inference with dynamic padding: utterances sorted by length, cut into
+    batches of at most ``max_size`` whose padded size stays within ``1 + max_waste`` times
+    their real size. Fixed-count batches would pad a whole batch to its tail's longest
+    member (on MOSI-like lengths: ~18 padded steps per utterance instead of ~14.5)."""
+    lengths = [example_length(ex) for ex in examples]
+    batches: list[list[int]] = []
+    current: list[int] = []
+    real = 0
+    for i in sorted(range(len(examples)), key=lambda j: lengths[j]):
+        n = lengths[i]  # the longest so far, since the order is ascending
+        if current and (len(current) >= max_size or (len(current) + 1) * n > (1 + max_waste) * (real + n)):
+            batches.append(current)
+            current, real = [], 0
+        current.append(i)
+        real += n
+    if current:
+        batches.append(current)
+    return batches

@@ -9,7 +9,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import Batch, batch_order, collate
-from ..data.batching import example_length
+from ..data.batching import length_sorted_batches
 from ..data.types import Example
 from ..models import MIBModel
 from ..objectives import MIBObjective
@@ -136,20 +136,21 @@ def predict(
     autocast dtype of the forward pass (None = fp32).
 
     With dynamic padding (``pad_to`` None) the batches hold utterances of similar length
-    (sorted), so little padding is computed; outputs come back in file order. Masked
-    pooling makes each utterance's output independent of its batch-mates and padding."""
+    (sorted, at most ``batch_size``), so little padding is computed; outputs come back in
+    file order. Masked pooling makes each utterance's output independent of its
+    batch-mates and padding."""
     model.eval()
     if pad_to is None:
-        index = sorted(range(len(examples)), key=lambda i: example_length(examples[i]))
+        chunks = length_sorted_batches(examples, batch_size)
     else:
-        index = list(range(len(examples)))
+        chunks = [list(range(i, min(i + batch_size, len(examples)))) for i in range(0, len(examples), batch_size)]
+    index = [i for c in chunks for i in c]
     ids: list[str] = []
     preds, labels, fused = [], [], []
     heads: dict[str, list] = {}
     kls: dict[str, list] = {}
     sums: dict[str, float] = {}
     n = 0
-    chunks = [index[i:i + batch_size] for i in range(0, len(index), batch_size)]
     for idx in tqdm(chunks, desc=desc, leave=False, disable=None if progress else True, unit="batch"):
         batch: Batch = collate([examples[i] for i in idx], modalities, pad_to).to(device)
         with autocast(batch.labels.device, amp):

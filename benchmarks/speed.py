@@ -1,0 +1,375 @@
+"""Speed benchmark: the reference protocol vs mmib's default path vs the frozen-encoder cache.
+
+    python benchmarks/speed.py                      # bert-base-config and minilm, 3 paths
+    python benchmarks/speed.py --encoders minilm --paths default default-bf16 default-loop-adam
+
+Data: the built-in ``synth`` dataset at MOSI's sizes (train 1284 / valid 229 / test 686,
+log-normal word counts with mean 12). Paths (``PATHS`` below):
+
+* ``reference``: the MIB reference protocol re-implemented as a mode - every batch padded
+  to 50, last-step pooling, no masks, batch 32 in file-shuffled order, evaluation batches
+  of 32 with one sampled z, fp32, Adam's for-loop kernel;
+* ``default``: mmib's defaults (dynamic padding, length buckets, masked pooling,
+  evaluation without sampling in length-sorted batches of 128, fused Adam);
+* ``cached``: the default path with a frozen text encoder trained on its disk cache.
+
+Each (encoder, path) case runs in a fresh subprocess (so its peak memory is its own):
+``--warmup`` untimed steps, then ``--steps`` timed training steps on batches picked at evenly
+spaced quantiles of padded length (a stratified sample of the epoch), extrapolated to an
+epoch; evaluation is timed on the whole test split (or a fixed random subset). FLOPs per training
+step (forward + backward) come from ``torch.utils.flop_counter.FlopCounterMode``; the
+machine's peak matmul throughput is measured in the same run. Results: a table on stdout
+and Markdown + JSON under ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent
+COMMON = ["data.dataset='synth'", "train.progress=false", "model.variant='cmib'",
+          "model.fusion='concat'", "train.batch_size=32", "train.seed=0"]
+PATHS: dict[str, list[str]] = {
+    "reference": ["data.padding='fixed'", "data.max_len=50", "data.bucket=false", "model.pooling='last'",
+                  "model.inference='sample'", "train.eval_batch_size=32", "train.precision='fp32'",
+                  "train.fused_optimizer=false", "train.cache_text=false"],
+    "default": [],
+    "cached": ["model.freeze_text_encoder=true"],
+    # option studies (docs/speed.md): one change to the default path each
+    "default-bf16": ["train.precision='bf16'"],
+    "default-loop-adam": ["train.fused_optimizer=false"],
+    "default-1thread": ["train.num_threads=1"],
+    "default-compile": ["train.compile=true"],
+    "cached-compile": ["model.freeze_text_encoder=true", "train.compile=true"],
+    "cached-bf16": ["model.freeze_text_encoder=true", "train.precision='bf16'"],
+}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def rss_peak_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def peak_matmul(dtype: torch.dtype, device: torch.device, budget_s: float = 2.0) -> dict:
+    """Best GFLOP/s of square matmuls of growing size (stops growing when one gets slow)."""
+    sizes = (512, 1024, 2048, 4096) if device.type == "cpu" else (2048, 4096, 8192)
+    best, at = 0.0, 0
+    for n in sizes:
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype)
+        a @ b
+        sync(device)
+        t0, k = time.perf_counter(), 0
+        while True:
+            a @ b
+            sync(device)
+            k += 1
+            elapsed = time.perf_counter() - t0
+            if elapsed > budget_s / len(sizes) or elapsed > 1.0:
+                break
+        rate = 2 * n**3 * k / elapsed / 1e9
+        if rate > best:
+            best, at = rate, n
+        if elapsed / k > 0.25:  # too slow to try a bigger size within the budget
+            break
+    return {"gflops": round(best, 1), "size": at}
+
+
+def machine_info(device: torch.device) -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "python": platform.python_version(), "platform": platform.platform(), "device": str(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+# ----------------------------------------------------------------------------- one case
+
+def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) -> dict:
+    """Time one (encoder, path) case in this process; returns its figures."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mmib import config as C
+    from mmib.data import batch_order, collate
+    from mmib.engine.fit import make_optimizer, setup
+    from mmib.engine.loop import train_step
+    from mmib.engine.seed import epoch_generator
+    from mmib.engine.speed import autocast, float_outputs, grad_scaler, precision_name
+
+    overrides = COMMON + [f"model.text_encoder='{encoder}'", f"train.device='{args.device}'",
+                          f"train.cache_dir='{cache_dir}'"] + PATHS[path]
+    if args.threads:
+        overrides.append(f"train.num_threads={args.threads}")
+    cfg = C.apply_overrides(C.ExperimentConfig(), overrides)
+    out: dict = {"encoder": encoder, "path": path, "overrides": PATHS[path], "load_before": os.getloadavg()[0],
+                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
+    t0 = time.perf_counter()
+    s = setup(cfg)
+    dev = s.device
+    out["setup_s"] = time.perf_counter() - t0
+    out["threads"] = torch.get_num_threads()
+    out["precision"] = precision_name(s.amp)
+    out["parameters"] = sum(p.numel() for p in s.model.parameters())
+    out["rss_after_setup_gb"] = rss_peak_bytes() / 2**30
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+    if s.text_cache is not None:  # cold build of all three splits (cache_dir is fresh)
+        t0 = time.perf_counter()
+        for split in ("train", "valid", "test"):
+            s.examples(split)
+        out["cache_build_s"] = time.perf_counter() - t0
+        out["cache_hits"] = [r["hit"] for r in s.text_cache.log]
+    train = s.examples("train")
+    c = cfg.train
+    pad = s.pad_to
+
+    # ---- training: stratified sample of the epoch's batches, by padded size
+    opt, _ = make_optimizer(s)
+    scaler = grad_scaler(dev, s.amp)
+    order = batch_order(train, c.batch_size, shuffle=True, generator=epoch_generator(c.seed, 0),
+                        bucket=cfg.data.bucket)
+    padded = lambda b: len(b) * (pad or max(len(train[i].inputs["text"]) for i in b))  # noqa: E731
+    full = sorted((b for b in order if len(b) == c.batch_size), key=padded)
+    n = len(full)
+    picks = sorted({min(n - 1, int((k + 0.5) * n / args.steps)) for k in range(args.steps)})
+    rest = [i for i in range(n) if i not in picks]
+    warm = sorted(rest, key=lambda i: abs(i - n // 2))[:args.warmup]
+    out["padded_tokens_per_utt_epoch"] = sum(padded(b) for b in order) / len(train)
+    out["valid_tokens_per_utt"] = float(np.mean([len(ex.inputs["text"]) for ex in train]))
+
+    def batch_of(idx):
+        return collate([train[i] for i in idx], cfg.data.modalities, pad).to(dev)
+
+    s.model.train()
+    warm_times = []
+    for i in warm:
+        t0 = time.perf_counter()
+        train_step(s.model, s.objective, opt, batch_of(full[i]), amp=s.amp, scaler=scaler)
+        sync(dev)
+        warm_times.append(time.perf_counter() - t0)
+    times, shapes = [], []
+    for i in picks:
+        batch = batch_of(full[i])
+        sync(dev)
+        t0 = time.perf_counter()
+        train_step(s.model, s.objective, opt, batch, amp=s.amp, scaler=scaler)
+        sync(dev)
+        times.append(time.perf_counter() - t0)
+        shapes.append(tuple(batch.inputs["text"].shape[:2]))
+    utts = c.batch_size * len(times)
+    out["warmup_step_s"] = warm_times
+    out["train_step_s"] = times
+    out["train_shapes"] = shapes
+    out["train_utt_per_s"] = utts / sum(times)
+    out["train_epoch_s"] = len(train) / out["train_utt_per_s"]
+    out["peak_mem_train_gb"] = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else rss_peak_bytes()) / 2**30
+
+    # ---- evaluation: the test split (or a fixed random subset), the path's predict settings
+    test = s.examples("test")
+    subset = test
+    if 0 < args.eval_utts < len(test):
+        rng = np.random.default_rng(0)
+        subset = [test[i] for i in sorted(rng.choice(len(test), args.eval_utts, replace=False))]
+    s.predict(subset[:min(32, len(subset))])  # warm-up
+    sync(dev)
+    t0 = time.perf_counter()
+    s.predict(subset)
+    sync(dev)
+    out["eval_s"] = time.perf_counter() - t0
+    out["eval_utts"] = len(subset)
+    out["eval_utt_per_s"] = len(subset) / out["eval_s"]
+    out["epoch_with_valid_s"] = out["train_epoch_s"] + len(s.data.valid) / out["eval_utt_per_s"]
+    out["peak_mem_gb"] = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else rss_peak_bytes()) / 2**30
+
+    # ---- FLOPs of forward + backward of the timed batches (the optimiser's are negligible)
+    flops_by_shape: dict = {}
+    for i, shape in zip(picks, shapes):
+        if shape in flops_by_shape:
+            continue
+        batch = batch_of(full[i])
+        counter = FlopCounterMode(display=False)
+        with counter:
+            with autocast(dev, s.amp):
+                o = s.model(batch.inputs, batch.masks)
+            loss = s.objective(float_outputs(o) if s.amp is not None else o, batch.labels)["loss"]
+            loss.backward()
+        opt.zero_grad(set_to_none=True)
+        flops_by_shape[shape] = counter.get_total_flops()
+    flops = [flops_by_shape[sh] for sh in shapes]
+    out["gflop_per_step"] = float(np.mean(flops)) / 1e9
+    out["achieved_gflops"] = sum(flops) / sum(times) / 1e9
+    out["load_after"] = os.getloadavg()[0]
+    return out
+
+
+# ----------------------------------------------------------------------------- driver
+
+def _child(spec: dict) -> None:
+    args = argparse.Namespace(**spec["args"])
+    result = run_case(spec["encoder"], spec["path"], args, spec["cache_dir"])
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def run_child(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) -> dict:
+    spec = {"encoder": encoder, "path": path, "cache_dir": cache_dir, "args": vars(args)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if args.omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
+                              text=True, env=env, timeout=args.case_timeout)
+    except subprocess.TimeoutExpired:
+        return {"encoder": encoder, "path": path, "error": f"timed out after {args.case_timeout} s"}
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"encoder": encoder, "path": path, "error": (proc.stderr or proc.stdout)[-2000:]}
+    result = json.loads(lines[-1][len("RESULT "):])
+    result["case_wall_s"] = time.perf_counter() - t0
+    return result
+
+
+def add_ratios(results: list[dict], peaks: dict) -> None:
+    ref = {r["encoder"]: r for r in results if r["path"] == "reference" and "error" not in r}
+    for r in results:
+        if "error" in r:
+            continue
+        peak = peaks.get(r["precision"], peaks["fp32"])["gflops"]
+        r["peak_fraction"] = r["achieved_gflops"] / peak if peak else None
+        base = ref.get(r["encoder"])
+        if base is not None:
+            r["train_x_ref"] = r["train_utt_per_s"] / base["train_utt_per_s"]
+            r["eval_x_ref"] = r["eval_utt_per_s"] / base["eval_utt_per_s"]
+
+
+def table(results: list[dict]) -> str:
+    head = ("| encoder | path | train utt/s | s/epoch train | s/epoch +valid | eval utt/s | peak mem GB "
+            "| train x ref | eval x ref | GFLOP/step | GFLOP/s | % of peak | cache build s | load 1m |")
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    f = lambda v, p=1: "-" if v is None else f"{v:,.{p}f}"  # noqa: E731
+    for r in results:
+        if "error" in r:
+            rows.append(f"| {r['encoder']} | {r['path']} | error: {r['error'].splitlines()[-1][:80]} |")
+            continue
+        rows.append(
+            f"| {r['encoder']} | {r['path']} | {f(r['train_utt_per_s'])} | {f(r['train_epoch_s'])} "
+            f"| {f(r['epoch_with_valid_s'])} | {f(r['eval_utt_per_s'])} | {f(r['peak_mem_gb'], 2)} "
+            f"| {f(r.get('train_x_ref'), 2)} | {f(r.get('eval_x_ref'), 2)} | {f(r['gflop_per_step'])} "
+            f"| {f(r['achieved_gflops'])} | {f(100 * r['peak_fraction'] if r.get('peak_fraction') else None, 0)} "
+            f"| {f(r.get('cache_build_s'))} | {r['load_before']:.1f}-{r['load_after']:.1f} |")
+    return "\n".join(rows)
+
+
+def targets(results: list[dict], encoder: str = "bert-base-config") -> list[str]:
+    by = {r["path"]: r for r in results if r["encoder"] == encoder and "error" not in r}
+    checks = []
+    for path, key, goal in (("default", "train_x_ref", 3), ("default", "eval_x_ref", 3), ("cached", "train_x_ref", 20)):
+        v = by.get(path, {}).get(key)
+        if v is not None:
+            checks.append(f"{encoder} {path} {key.replace('_x_ref', '')} {v:.2f}x the reference "
+                          f"(target >= {goal}x): {'met' if v >= goal else 'NOT met'}")
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--encoders", nargs="+", default=["bert-base-config", "minilm"])
+    p.add_argument("--paths", nargs="+", default=["reference", "default", "cached"], choices=sorted(PATHS))
+    p.add_argument("--steps", type=int, default=4, help="timed training steps per case")
+    p.add_argument("--warmup", type=int, default=1, help="untimed training steps first")
+    p.add_argument("--eval-utts", type=int, default=0,
+                   help="test utterances timed in evaluation (0 = the whole test split)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.add_argument("--omp-wait-policy", default="PASSIVE",
+                   help="OMP_WAIT_POLICY of the cases ('' = inherit). PASSIVE: idle OpenMP threads sleep "
+                        "instead of spinning, which keeps a shared CPU from slowing torch down many times")
+    p.add_argument("--case-timeout", type=int, default=1800, help="seconds before a case is abandoned")
+    p.add_argument("--out", default=str(ROOT / "results"), help="folder for the JSON and Markdown results")
+    p.add_argument("--tag", default="", help="suffix of the result file names")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        _child(json.loads(args.child))
+        return 0
+    from mmib.engine.seed import resolve_device
+
+    device = resolve_device(args.device)
+    started = dt.datetime.now().astimezone()
+    load_before = os.getloadavg()
+    peaks = {"fp32": peak_matmul(torch.float32, device), "bf16": peak_matmul(torch.bfloat16, device)}
+    if device.type == "cuda":
+        peaks["fp16"] = peak_matmul(torch.float16, device)
+    print("peak matmul GFLOP/s: " + ", ".join(f"{k} {v['gflops']}" for k, v in peaks.items()), flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mmib-bench-cache-") as cache_root:
+        for enc in args.encoders:
+            for path in args.paths:
+                r = run_child(enc, path, args, str(Path(cache_root) / f"{enc}-{path}"))
+                results.append(r)
+                msg = r.get("error", "").splitlines()[-1:] if "error" in r else \
+                    [f"train {r['train_utt_per_s']:.1f} utt/s, eval {r['eval_utt_per_s']:.1f} utt/s"]
+                print(f"  {enc:>18} {path:<18} {msg[0] if msg else 'error'}", flush=True)
+    add_ratios(results, peaks)
+    finished = dt.datetime.now().astimezone()
+    report = {
+        "benchmark": "mmib speed (benchmarks/speed.py)", "date": started.isoformat(timespec="seconds"),
+        "seconds": (finished - started).total_seconds(), "machine": machine_info(device),
+        "load_avg_1m_before": load_before[0], "load_avg_1m_after": os.getloadavg()[0],
+        "peak_matmul": peaks, "settings": {k: v for k, v in vars(args).items() if k != "child"},
+        "data": "synth, MOSI-sized: train 1284 / valid 229 / test 686, mean 12 words",
+        "paths": {k: PATHS[k] for k in args.paths}, "results": results, "targets": targets(results),
+    }
+    m = report["machine"]
+    md = [f"# mmib speed benchmark, {started:%Y-%m-%d %H:%M %Z}", "",
+          f"Machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads, {m['cpu_capability']})"
+          + (f", GPU {m['gpu']}" if "gpu" in m else "") + f"; torch {m['torch']}; device {m['device']}.",
+          "Peak matmul (measured here): " + ", ".join(f"{k} {v['gflops']} GFLOP/s" for k, v in peaks.items()) + ".",
+          f"1-minute load average: {load_before[0]:.2f} before, {report['load_avg_1m_after']:.2f} after "
+          "(per case in the last column; other jobs on the machine make figures noisy).",
+          f"OMP_WAIT_POLICY={args.omp_wait_policy or '(unset)'}. "
+          f"Timing: {args.warmup} warm-up + {args.steps} timed training steps per case (stratified by padded "
+          f"length, extrapolated to an epoch), evaluation on {args.eval_utts or 'all'} test utterances.", "",
+          table(results), "", *[f"- {t}" for t in report["targets"]], ""]
+    text = "\n".join(md)
+    print("\n" + text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"speed_{device.type}_{started:%Y%m%d-%H%M}" + (f"_{args.tag}" if args.tag else "")
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1, default=str))
+    (out / f"{stem}.md").write_text(text)
+    print(f"wrote {out / stem}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
