@@ -47,7 +47,7 @@ def base_overrides(args: argparse.Namespace) -> list[str]:
         f"optim.lr={args.lr}",
         f"optim.text_lr={args.text_lr}",
         f"out_dir='{args.out}'",
-    ]
+    ] + list(args.set)
 
 
 def runs(args: argparse.Namespace) -> list[tuple[str, str, float, int]]:
@@ -99,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--text-lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra config override for every run, e.g. model.freeze_text_encoder=true")
     args = p.parse_args(argv)
 
     t0 = time.time()
