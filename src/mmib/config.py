@@ -91,9 +91,11 @@ class ModelConfig:
     variant: str = "cmib"
     """emib, lmib, cmib, bmib (E-MIB trained with beta = 0) or noib (no IB heads)."""
     fusion: str = "concat"
-    """Fusion registry name (concat, ...)."""
+    """Fusion registry name: concat, addition, multiplication, tensor (TFN), lowrank (LMF),
+    graph (ARGF-style), poe (product of experts; lmib / cmib only). See docs/models.md."""
     fusion_options: dict[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments for the fusion, e.g. {rank = 4} for low-rank fusion."""
+    """Extra keyword arguments for the fusion: lowrank {rank = 4}; tensor {hidden, dropout};
+    graph {hidden}; poe {eps}."""
     d: int = 50
     """Width of every unimodal representation and latent."""
     text_encoder: str = "minilm"
@@ -133,7 +135,8 @@ class ObjectiveConfig:
     """auto (from the dataset), regression (L1), multilabel (binary CE per label),
     multiclass (CE)."""
     constraint: str = "kl"
-    """Minimal-information constraint registry name (kl, ...)."""
+    """Minimal-information constraint registry name: kl (the paper's), mmd, coral,
+    orthogonality, euclidean, cosine (paper Table X; docs/models.md)."""
     beta: float = 1e-3
     """Weight of the constraint on every bottleneck (>= 0)."""
 
