@@ -177,11 +177,11 @@ class TrainConfig:
     CUDA device that supports it, else fp32 (on CPUs without native bf16 a bf16 matmul is
     far slower than fp32: docs/speed.md)."""
     compile: bool = False
-    """Compile the model with torch.compile (dynamic shapes). Off by default: compiling
-    takes many minutes on small CPUs and did not pay off in our measurements (docs/speed.md)."""
+    """Compile the model with torch.compile (dynamic shapes). Off by default: on 2 CPU cores
+    compiling took minutes per new batch shape and gave no measurable gain (docs/speed.md)."""
     fused_optimizer: bool = True
-    """Use Adam's fused kernel (the same update in one pass over all parameters; the
-    optimiser step of a BERT-base model is ~6x faster on CPU)."""
+    """Use Adam's fused kernel: the same update in one pass over all parameters instead of
+    a Python loop of small kernels (measured gain: docs/speed.md)."""
     cache_text: bool = True
     """With a frozen pretrained text encoder (model.freeze_text_encoder) and masked pooling,
     compute its hidden states once, cache them on disk and train the rest on the cache."""

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.batching import length_sorted_batches
 from ..data.types import Example
 from ..encoders.text import PretrainedTextEncoder
 from .speed import autocast, precision_name
@@ -157,8 +158,8 @@ class TextCache:
     def compute(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
         """Backbone hidden states of every example: (sum L, H) float32 and offsets (N + 1,).
 
-        Batches of similar lengths (sorted), padded to their longest member; the attention
-        mask keeps padding out, and only each utterance's valid steps are kept.
+        Batches of similar lengths (sorted, little padding), padded to their longest member;
+        the attention mask keeps padding out, and only each utterance's valid steps are kept.
         """
         backbone = self.encoder.backbone
         was_training = backbone.training
@@ -166,10 +167,9 @@ class TextCache:
         lengths = np.array([len(ex.inputs["text"]) for ex in examples], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         hidden = None
-        order = np.argsort(lengths, kind="stable")
         try:
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start:start + self.batch_size]
+            for idx in length_sorted_batches(examples, self.batch_size):
+                idx = np.asarray(idx)
                 T = int(lengths[idx].max())
                 ids = np.zeros((len(idx), T), dtype=np.int64)
                 mask = np.zeros((len(idx), T), dtype=np.int64)
