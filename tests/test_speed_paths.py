@@ -170,9 +170,18 @@ def test_frozen_backbone_stays_in_eval_mode(tmp_path):
 
 
 def test_fit_end_to_end_on_the_cache(tmp_path):
+    from mmib.engine.evaluate import load_setup
+
     summary = fit(_frozen(tmp_path, "train.epochs=1"), quiet=True)
     assert np.isfinite(summary["test"]["loss"])
     assert any((tmp_path / "cache" / "text").iterdir())
+    # a saved run evaluates on the cache (keyed after its weights are loaded) exactly as
+    # it does by running the encoder
+    cached, _ = load_setup(summary["run"])
+    plain, _ = load_setup(summary["run"], overrides=["train.cache_text=false"])
+    assert cached.text_cache is not None and plain.text_cache is None
+    _same(cached.predict("test"), plain.predict("test"))
+    assert cached.text_cache.log[-1]["hit"]
 
 
 # ----------------------------------------------------------------------------- options
