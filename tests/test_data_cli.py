@@ -170,3 +170,18 @@ def test_iemocap_config_trains_on_an_iemocap_file(tmp_path):
     config = str(Path(__file__).parent.parent / "configs" / "iemocap.toml")
     summary, data, _ = train(tmp_path, "iemo", "iemocap", f, "glove", "-c", config)
     assert summary["task"] == "multilabel" and data["max_len"] == 20 and summary["sizes"]["test"] == 8
+
+
+def test_relative_data_path_is_saved_absolute_so_evaluate_works_from_anywhere(tmp_path, monkeypatch, capsys):
+    (tmp_path / "data").mkdir()
+    write_mmsa(tmp_path / "data" / "mosi.pkl")
+    monkeypatch.chdir(tmp_path / "data")
+    summary, _, _ = train(tmp_path, "rel", "mosi", "mosi.pkl", "tiny-config")
+    run = tmp_path / "runs" / "rel"
+    saved = [ln for ln in (run / "config.toml").read_text().splitlines() if ln.startswith("path")]
+    assert saved == [f'path = "{(tmp_path / "data" / "mosi.pkl").resolve()}"']
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("{"):])["MAE"] == summary["test"]["MAE"]

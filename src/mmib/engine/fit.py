@@ -167,6 +167,9 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
         cfg = config_mod.load(run_dir / "config.toml")
     else:
         run_dir = run_dir or run_dir_for(cfg, overwrite=overwrite, explicit_name=explicit_name)
+        if cfg.data.path and not Path(cfg.data.path).is_absolute():
+            # the saved config must find the data from any working directory (evaluate, resume)
+            cfg = config_mod.set_value(cfg, "data.path", str(Path(cfg.data.path).resolve()))
     run_dir.mkdir(parents=True, exist_ok=True)
 
     s = setup(cfg)
