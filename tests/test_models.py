@@ -263,3 +263,38 @@ def test_freeze_text_encoder(data) -> None:
     assert model.text_parameters() and not any(p.requires_grad for p in model.text_parameters())
     groups = model.param_groups(1e-3, 1e-5)
     assert [g["name"] for g in groups] == ["model"]
+
+
+def test_table5_removes_one_modality_ib(data, backbone) -> None:
+    """C-MIB without the audio bottleneck: no audio posterior, head or constraint; audio's
+    representation reaches the fusion as it is (the fused vector depends on it) and trains."""
+    cfg = tiny_cfg("model.variant='cmib'", "model.no_ib_modalities=['audio']")
+    model = make_model(cfg, data, backbone)
+    assert set(model.unimodal_ib) == {"text", "visual"} and "audio" not in model.unimodal_decoders
+    full = make_model(tiny_cfg("model.variant='cmib'"), data, backbone)
+    per_head = sum(p.numel() for p in full.unimodal_ib["audio"].parameters()) + \
+        sum(p.numel() for p in full.unimodal_decoders["audio"].parameters())
+    assert sum(p.numel() for p in full.parameters()) - sum(p.numel() for p in model.parameters()) == per_head
+    batch = batch_of(data, 6)
+    model.eval()
+    out = model(batch.inputs, batch.masks)
+    assert set(out.heads) == {"text", "visual", "fused"} and set(out.posteriors) == {"text", "visual", "fused"}
+    # with z = mu at evaluation, concat fusion sees text mu, the raw audio representation, visual mu
+    expect = model.fusion([out.posteriors["text"].mu, out.unimodal["audio"], out.posteriors["visual"].mu])
+    assert torch.allclose(out.posteriors["fused"].x, expect)
+    terms = build_objective(cfg, "regression")(out, batch.labels)
+    assert "kl/audio" not in terms and {"kl/text", "kl/visual", "kl/fused"} <= set(terms)
+    terms["loss"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoders["audio"].parameters())
+
+
+@pytest.mark.parametrize("overrides,match", [
+    (["model.variant='emib'", "model.no_ib_modalities=['audio']"], "only they have unimodal IBs"),
+    (["model.variant='cmib'", "model.no_ib_modalities=['speech']"], "model.no_ib_modalities"),
+    (["model.variant='cmib'", "data.modalities=['text', 'visual']", "model.no_ib_modalities=['audio']"],
+     "model.no_ib_modalities"),
+    (["model.variant='lmib'", "model.fusion='poe'", "model.no_ib_modalities=['text']"], "product of experts"),
+])
+def test_table5_bad_settings_are_refused(overrides, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        tiny_cfg(*overrides).validate()

@@ -106,6 +106,10 @@ class ModelConfig:
     """Keep the pretrained text encoder's weights fixed."""
     ib_hidden: int = 1024
     """Width of the IB encoder's hidden layer."""
+    no_ib_modalities: list[str] = field(default_factory=list)
+    """lmib / cmib only: modalities whose unimodal IB is removed (paper Table V). Their
+    representation is fused as it is, with no bottleneck, no constraint and no unimodal
+    decoder; the other modalities keep theirs. Empty (default): every modality has one."""
     pooling: str = "masked"
     """masked: last valid step, padding ignored in attention; last: the reference code's
     last step of the padded sequence with no masking."""
@@ -427,6 +431,14 @@ def _check_values(cfg: ExperimentConfig) -> None:
     for name in ("attn_dropout", "res_dropout", "relu_dropout", "embed_dropout"):
         v = getattr(cfg.model, name)
         need(0 <= v < 1, f"model.{name}", "a probability in [0, 1)", v)
+    no_ib = cfg.model.no_ib_modalities
+    need(all(x in m for x in no_ib) and len(set(no_ib)) == len(no_ib), "model.no_ib_modalities",
+         f"distinct names among data.modalities = {m}", no_ib)
+    need(not no_ib or cfg.model.variant in ("lmib", "cmib"), "model.no_ib_modalities",
+         "an empty list unless model.variant is lmib or cmib (only they have unimodal IBs)", no_ib)
+    need(not no_ib or cfg.model.fusion != "poe", "model.no_ib_modalities",
+         "an empty list with model.fusion = 'poe' (product of experts needs every modality's "
+         "posterior)", no_ib)
     need(cfg.model.mc_samples >= 1, "model.mc_samples", "an integer >= 1", cfg.model.mc_samples)
     need(cfg.objective.beta >= 0, "objective.beta", "a value >= 0", cfg.objective.beta)
     need(cfg.optim.lr > 0, "optim.lr", "a value > 0", cfg.optim.lr)

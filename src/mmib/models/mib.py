@@ -29,6 +29,10 @@ def check_fusion(cfg: ModelConfig) -> None:
             f"model.fusion = {cfg.fusion!r} fuses per-modality Gaussian posteriors, which variant "
             f"{cfg.variant!r} does not have; use model.variant = 'lmib' or 'cmib', or a vector "
             "fusion (concat, addition, multiplication, tensor, lowrank, graph)")
+    if fuses_posteriors(cfg.fusion) and cfg.no_ib_modalities:
+        raise ConfigError(
+            f"model.fusion = {cfg.fusion!r} fuses every modality's posterior; it cannot be used with "
+            f"model.no_ib_modalities = {cfg.no_ib_modalities!r}")
 
 
 class MIBModel(nn.Module):
@@ -65,9 +69,12 @@ class MIBModel(nn.Module):
                 self.encoders[m] = SequenceEncoder(dims[m], d, use_mask=masked, **transformer)
         check_fusion(cfg)
         self.fuses_posteriors = fuses_posteriors(cfg.fusion)
-        if cfg.variant in PER_MODALITY_IB:
-            self.unimodal_ib = nn.ModuleDict({m: IBHead(d, cfg.ib_hidden) for m in self.modalities})
-            self.unimodal_decoders = nn.ModuleDict({m: nn.Linear(d, out_dim) for m in self.modalities})
+        # modalities with a unimodal bottleneck (lmib / cmib; Table V removes it from some)
+        self.ib_modalities = ([m for m in self.modalities if m not in cfg.no_ib_modalities]
+                              if cfg.variant in PER_MODALITY_IB else [])
+        if self.ib_modalities:
+            self.unimodal_ib = nn.ModuleDict({m: IBHead(d, cfg.ib_hidden) for m in self.ib_modalities})
+            self.unimodal_decoders = nn.ModuleDict({m: nn.Linear(d, out_dim) for m in self.ib_modalities})
         self.fusion = build_fusion(cfg.fusion, [d] * len(self.modalities), d, **cfg.fusion_options)
         if cfg.variant in FUSED_IB:
             self.fused_ib = IBHead(d, cfg.ib_hidden)
@@ -90,14 +97,11 @@ class MIBModel(nn.Module):
         heads: dict[str, torch.Tensor] = {}
         posteriors: dict[str, Posterior] = {}
         fusion_posterior = None
-        if self.cfg.variant in PER_MODALITY_IB:
-            for m in self.modalities:
-                post = self.unimodal_ib[m](unimodal[m], sample)
-                posteriors[m] = post
-                heads[m] = self.unimodal_decoders[m](post.z)
-            codes = [posteriors[m].z for m in self.modalities]
-        else:
-            codes = [unimodal[m] for m in self.modalities]
+        for m in self.ib_modalities:
+            post = self.unimodal_ib[m](unimodal[m], sample)
+            posteriors[m] = post
+            heads[m] = self.unimodal_decoders[m](post.z)
+        codes = [posteriors[m].z if m in posteriors else unimodal[m] for m in self.modalities]
         if self.fuses_posteriors:
             # product of experts: fuse the Gaussians themselves, then draw the fused code
             mu, sigma = self.fusion([posteriors[m].mu for m in self.modalities],
