@@ -77,3 +77,13 @@ def test_reference_lists_every_field():
     assert "objective.beta" in keys and "data.synth.audio_noise" in keys
     doc = dict((row[0], row[3]) for row in config_mod.describe())
     assert "Weight of the constraint" in doc["objective.beta"]
+
+
+def test_docs_config_md_is_the_generated_reference_and_every_key_is_documented():
+    from pathlib import Path
+
+    from mmib.config import describe, reference_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+    assert doc.read_text() == reference_markdown(), "run: mmib config reference > docs/config.md"
+    assert [key for key, _, _, text in describe() if not text.strip()] == []

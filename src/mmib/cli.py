@@ -81,9 +81,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "reference":
-        print("| key | type | default | meaning |\n|---|---|---|---|")
-        for key, tp, default, doc in config_mod.describe():
-            print(f"| `{key}` | {tp} | `{default}` | {doc} |")
+        print(config_mod.reference_markdown(), end="")
         return 0
     cfg = config_from_args(args)
     if args.action == "validate":
