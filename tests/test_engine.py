@@ -90,3 +90,25 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     b = json.loads((run / "summary.json").read_text())
     assert a["test"] == b["test"] and a["best_epoch"] == b["best_epoch"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_loss_scaler_state_is_saved_and_resumed(tmp_path, monkeypatch):
+    """fp16 training (CUDA) carries a loss scale; resume must continue it, not restart at init.
+    A CPU GradScaler that doubles its scale every step stands in for the CUDA one."""
+    import torch
+
+    fit_mod = sys.modules["mmib.engine.fit"]  # the module (mmib.engine.fit is also the function)
+    monkeypatch.setattr(fit_mod, "grad_scaler", lambda device, amp: torch.amp.GradScaler(
+        "cpu", init_scale=2.0 ** 4, growth_interval=1))
+    cfg = tiny_config(tmp_path, "name='s'", "train.epochs=1")
+    fit(cfg, quiet=True)
+    run = tmp_path / "s"
+    steps = -(-64 // 16)  # 64 training utterances, batch 16 (tiny_config)
+    st = torch.load(run / "state.pt", weights_only=True)
+    assert st["scaler"]["scale"] == 2.0 ** (4 + steps)
+    # pretend the run stopped before its first epoch ended, with this scaler state saved
+    st["epoch"], st["best_score"], st["best_epoch"] = -1, None, -1
+    torch.save(st, run / "state.pt")
+    (run / "summary.json").unlink()
+    fit(cfg, run_dir=run, resume=True, quiet=True)
+    assert torch.load(run / "state.pt", weights_only=True)["scaler"]["scale"] == 2.0 ** (4 + 2 * steps)

@@ -188,6 +188,8 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
         if sched is not None and st.get("scheduler"):
             sched.load_state_dict(st["scheduler"])
         set_rng_state(st["rng"])
+        if scaler is not None and st.get("scaler"):
+            scaler.load_state_dict(st["scaler"])  # fp16 on CUDA: the loss scale continues too
         start, best_score, best_epoch = st["epoch"] + 1, st["best_score"], st["best_epoch"]
         log(f"resuming {run_dir} at epoch {start + 1}/{c.epochs}")
     if not resume or not state_path.exists():
@@ -243,6 +245,7 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
             "model": s.model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict() if sched is not None else {},
             "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
+            "scaler": scaler.state_dict() if scaler is not None else {},
         })
         log(f"epoch {epoch + 1:>3}/{c.epochs} train loss {train_terms['loss']:.4f} | valid loss "
             f"{valid['loss']:.4f} {sel} {score:.4f}{' *' if improved else ''} | {record['seconds']:.1f}s")
