@@ -26,7 +26,7 @@ def test_defaults_are_the_papers():
 
 
 @pytest.mark.parametrize("text, needle", [
-    ("[model]\nvarient = 'cmib'\n", "unknown key model.'varient'"),
+    ("[model]\nvarient = 'cmib'\n", "unknown key model.varient"),
     ("[train]\nepochs = 'ten'\n", "train.epochs: expected an integer"),
     ("[objective]\nbeta = -0.1\n", "objective.beta: expected a value >= 0"),
     ("[data.synth]\nn_valid = 0\n", "data.synth.n_valid: expected at least 1 utterance"),
@@ -50,7 +50,7 @@ def test_overrides_parse_toml_values():
     assert cfg.objective.beta == 1e-4 and cfg.train.device == "cpu" and cfg.model.freeze_text_encoder
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         config_mod.apply_overrides(cfg, ["objective.beta"])
-    with pytest.raises(ConfigError, match="unknown key objective.'bta'"):
+    with pytest.raises(ConfigError, match="unknown key objective.bta"):
         config_mod.apply_overrides(cfg, ["objective.bta=1"])
 
 

@@ -314,7 +314,7 @@ def _from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
         if k not in names:
             where = f"{prefix}." if prefix else ""
             raise ConfigError(
-                f"unknown key {where}{k!r}; expected one of: {', '.join(sorted(names))}"
+                f"unknown key {where}{k}; expected one of: {', '.join(sorted(names))}"
             )
     kwargs = {}
     for k, v in data.items():
