@@ -16,7 +16,7 @@ from pathlib import Path
 from . import config as config_mod
 from .config import ConfigError, ExperimentConfig
 
-COMMAND_MODULES: list[str] = ["mmib.cli_data", "mmib.cli_eval", "mmib.cli_model"]  # more modules with a register(subparsers) function
+COMMAND_MODULES: list[str] = ["mmib.cli_data", "mmib.cli_eval", "mmib.cli_model", "mmib.cli_sweep"]  # more modules with a register(subparsers) function
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
