@@ -257,3 +257,11 @@ def test_paper_fig5_trains_then_plots_and_flags_override_the_preset(tmp_path, fi
     res = json.loads((d / "sweep.json").read_text())
     assert res["title"].startswith("fig5") and res["cells"][0]["results"]["model"]["fusion"] == "addition"
     assert "fusion addition" in (d / "sweep.md").read_text()
+
+
+def test_paper_fig4_draws_the_tsne_of_both_cells(tmp_path, fit_calls, capsys):
+    assert main(["paper", "fig4", *small_args(tmp_path), "--seeds", "1", "--name", "f4"]) == 0
+    out = capsys.readouterr().out
+    assert len(fit_calls) == 2 and "noib" in out and "cmib" in out
+    assert "variant=noib is a seed group; plotting its run seed-0" in out
+    assert (tmp_path / "f4" / "plots" / "tsne_fused.png").stat().st_size > 0
