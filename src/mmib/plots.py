@@ -112,7 +112,7 @@ def constraint_curves(run_dir: str | Path, out: str | Path) -> Path:
         raise ValueError(f"{run_dir}: the log has no constraint terms (a model without bottlenecks, "
                          "variant noib); nothing to plot")
     ep = np.array([r["epoch"] + 1 for r in log])
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    fig = Figure(figsize=(8.5, 4.5), layout="constrained")
     ax = fig.subplots()
     values = []
     for i, t in enumerate(terms):
@@ -130,7 +130,8 @@ def constraint_curves(run_dir: str | Path, out: str | Path) -> Path:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.axvline(_selected_epoch(run_dir, log) + 1, color="k", linestyle=":", linewidth=1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    # beside the axes, so that no curve is ever hidden behind it
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, Path(out))
 
 
