@@ -1,4 +1,5 @@
 import subprocess
+from pathlib import Path
 import sys
 
 from conftest import TINY
@@ -36,3 +37,19 @@ def test_config_show_applies_overrides():
 def test_unknown_override_is_a_clear_error():
     r = mmib("train", "--set", "model.widht=3")
     assert r.returncode == 2 and "unknown key model.widht" in r.stderr
+
+
+def test_missing_data_file_is_reported_before_any_text_encoder_loads(tmp_path):
+    # bert-base-uncased is not available offline: the data error must come first
+    r = mmib("train", "-c", "configs/mosi.toml", "--data-path", str(tmp_path / "mosi.pkl"),
+             cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 2 and f"data.path: {tmp_path / 'mosi.pkl'}: data file not found" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unavailable_text_encoder_is_one_clear_error(tmp_path):
+    missing = tmp_path / "bert-base-uncased"
+    r = mmib("model", "summary", "--text-encoder", str(missing))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"model.text_encoder '{missing}': cannot load it (no such folder)" in r.stderr
+    assert "--text-encoder minilm" in r.stderr

@@ -112,3 +112,27 @@ def test_loss_scaler_state_is_saved_and_resumed(tmp_path, monkeypatch):
     (run / "summary.json").unlink()
     fit(cfg, run_dir=run, resume=True, quiet=True)
     assert torch.load(run / "state.pt", weights_only=True)["scaler"]["scale"] == 2.0 ** (4 + 2 * steps)
+
+
+def test_ctrl_c_says_how_to_continue_and_the_run_resumes(tmp_path):
+    cfg = tiny_config(tmp_path, "data.synth.n_train=240", "train.epochs=12")
+    cfg_path = tmp_path / "cfg.toml"
+    cfg.save(cfg_path)
+    run = tmp_path / "stopped"
+    proc = subprocess.Popen(_train_cmd("-c", str(cfg_path), "--name", "stopped", "-q"),
+                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (run / "state.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "training finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "mmib train: interrupted; every completed epoch is saved: continue with mmib train --resume" in err
+    done = len((run / "metrics.jsonl").read_text().splitlines())
+    assert 1 <= done < 12 and not (run / "summary.json").exists()
+    again = subprocess.run(_train_cmd("--resume", str(run), "-q"), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 12

@@ -134,6 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        hint = ""
+        if args.command == "train" and not args.seeds:
+            hint = ("; every completed epoch is saved: continue with mmib train --resume RUN_DIR "
+                    "(the run directory printed above)")
+        elif args.command in ("train", "repeat", "sweep", "paper"):
+            hint = "; every completed epoch is saved: run the same command again to continue"
+        print(f"\nmmib {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
     except (ConfigError, FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"mmib {args.command}: error: {msg}", file=sys.stderr)

@@ -33,8 +33,18 @@ def _real(name: str) -> Callable[[DataConfig, Any], DatasetSplits]:
     return build
 
 
-for _name in ("mosi", "mosei", "iemocap", "sims"):
+REAL_DATASETS = ("mosi", "mosei", "iemocap", "sims")
+for _name in REAL_DATASETS:
     DATASETS.register(_name)(_real(_name))
+
+
+def check_source(cfg: DataConfig) -> None:
+    """Cheap checks of where the data comes from (a real dataset's file is given and
+    exists), run before anything slow such as loading a text encoder."""
+    if cfg.dataset in REAL_DATASETS:
+        from .real import require_path
+
+        require_path(cfg.dataset, cfg)
 
 
 def build_dataset(cfg: DataConfig, tokenizer: Any = None) -> DatasetSplits:
@@ -51,4 +61,5 @@ def build_dataset(cfg: DataConfig, tokenizer: Any = None) -> DatasetSplits:
     return splits
 
 
-__all__ = ["DATASETS", "Batch", "DatasetSplits", "Example", "batch_order", "build_dataset", "collate"]
+__all__ = ["DATASETS", "REAL_DATASETS", "Batch", "DatasetSplits", "Example", "batch_order", "build_dataset",
+           "check_source", "collate"]

@@ -18,6 +18,7 @@ cover the whole utterance (``"pool"``, useful for unaligned data with hundreds o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -145,11 +146,18 @@ def _examples(corpus: Corpus, split: str, cfg: DataConfig, tokenizer: Any, mode:
     return out
 
 
-def build(dataset: str, cfg: DataConfig, tokenizer: Any) -> DatasetSplits:
-    """Read ``cfg.path`` and build the splits of ``dataset`` (mosi, mosei, iemocap, sims)."""
+def require_path(dataset: str, cfg: DataConfig) -> None:
+    """data.path is given and exists (checked before a text encoder is loaded)."""
     if not cfg.path:
         raise DataError(f"data.path: dataset {dataset!r} reads a feature file; pass --data-path FILE "
                         "(docs/datasets.md lists where the files come from)")
+    if not Path(cfg.path).exists():
+        raise FileNotFoundError(f"data.path: {cfg.path}: data file not found")
+
+
+def build(dataset: str, cfg: DataConfig, tokenizer: Any) -> DatasetSplits:
+    """Read ``cfg.path`` and build the splits of ``dataset`` (mosi, mosei, iemocap, sims)."""
+    require_path(dataset, cfg)
     wanted = {m for m in ("audio", "visual") if m in cfg.modalities}
     if "text" in cfg.modalities:
         wanted.add("text_ids" if tokenizer is not None else "text_vectors")

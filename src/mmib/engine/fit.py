@@ -23,7 +23,7 @@ import torch
 
 from .. import config as config_mod
 from ..config import ExperimentConfig
-from ..data import DatasetSplits, build_dataset
+from ..data import DatasetSplits, build_dataset, check_source
 from ..data.types import Example
 from ..encoders import load_tokenizer
 from ..metrics import compute, higher_is_better
@@ -98,6 +98,7 @@ def setup(cfg: ExperimentConfig, *, pretrained: bool = True, text_source: str | 
     device = resolve_device(cfg.train.device)
     amp = resolve_precision(cfg.train.precision, device)
     if data is None:
+        check_source(cfg.data)
         uses_tokens = "text" in cfg.data.modalities and cfg.model.text_encoder != "glove"
         tokenizer = load_tokenizer(text_source or cfg.model.text_encoder) if uses_tokens else None
         data = build_dataset(cfg.data, tokenizer)
@@ -247,8 +248,9 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
             "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
             "scaler": scaler.state_dict() if scaler is not None else {},
         })
+        shown = "" if sel == "loss" else f" {sel} {score:.4f}"  # the selection metric, when not the loss
         log(f"epoch {epoch + 1:>3}/{c.epochs} train loss {train_terms['loss']:.4f} | valid loss "
-            f"{valid['loss']:.4f} {sel} {score:.4f}{' *' if improved else ''} | {record['seconds']:.1f}s")
+            f"{valid['loss']:.4f}{shown}{' *' if improved else ''} | {record['seconds']:.1f}s")
 
     from .evaluate import evaluate_run
 
