@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..data.batching import length_sorted_batches
 from ..data.types import Example
@@ -89,8 +90,9 @@ class TextCache:
     """
 
     def __init__(self, encoder: PretrainedTextEncoder, root: str | Path, *, device: torch.device,
-                 dtype: torch.dtype | None = None, batch_size: int = 128):
+                 dtype: torch.dtype | None = None, batch_size: int = 128, progress: bool = True):
         self.encoder = encoder
+        self.progress = progress
         self.root = Path(root) / "text"
         self.device = device
         self.dtype = dtype
@@ -155,7 +157,7 @@ class TextCache:
         return states, offsets
 
     @torch.no_grad()
-    def compute(self, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    def compute(self, examples: list[Example], desc: str = "text cache") -> tuple[np.ndarray, np.ndarray]:
         """Backbone hidden states of every example: (sum L, H) float32 and offsets (N + 1,).
 
         Batches of similar lengths (sorted, little padding), padded to their longest member;
@@ -168,7 +170,8 @@ class TextCache:
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         hidden = None
         try:
-            for idx in length_sorted_batches(examples, self.batch_size):
+            batches = length_sorted_batches(examples, self.batch_size)
+            for idx in tqdm(batches, desc=desc, leave=False, unit="batch", disable=None if self.progress else True):
                 idx = np.asarray(idx)
                 T = int(lengths[idx].max())
                 ids = np.zeros((len(idx), T), dtype=np.int64)
@@ -191,7 +194,7 @@ class TextCache:
 
     def _build(self, folder: Path, examples: list[Example], key: str, name: str) -> None:
         t0 = time.perf_counter()
-        states, offsets = self.compute(examples)
+        states, offsets = self.compute(examples, desc=f"text cache {name}".strip())
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".{key}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()

@@ -110,7 +110,7 @@ def setup(cfg: ExperimentConfig, *, pretrained: bool = True, text_source: str | 
     cache = None
     if cache_applies(cfg, model)[0]:
         cache = TextCache(model.encoders["text"], cfg.train.cache_dir, device=device, dtype=amp,
-                          batch_size=cfg.train.eval_batch_size)
+                          batch_size=cfg.train.eval_batch_size, progress=cfg.train.progress)
     return Setup(cfg, data, task, model, build_objective(cfg, task), device, amp, cache)
 
 
