@@ -113,6 +113,10 @@ class ModelConfig:
     pooling: str = "masked"
     """masked: last valid step, padding ignored in attention; last: the reference code's
     last step of the padded sequence with no masking."""
+    text_partial_last_layer: bool = True
+    """With masked pooling, compute the pretrained text encoder's last layer only at the two
+    steps the pooled output reads (same result up to float rounding, ~6% fewer FLOPs with
+    bert-base, ~12% with MiniLM; BERT-layout encoders only; off under train.compile)."""
     n_layers: int = 3
     """Transformer layers of the acoustic / visual / glove-text encoders."""
     n_heads: int = 5

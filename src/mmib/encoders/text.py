@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..registry import Registry
+from .last_layer import last_hidden_at, supports_partial_last_layer
 
 
 @dataclass
@@ -141,6 +142,8 @@ class PretrainedTextEncoder(nn.Module):
         self.backbone = backbone
         self.use_mask = use_mask
         self.conv = nn.Conv1d(hidden_size, d, kernel_size=3, padding=1, bias=False)
+        self.partial_last_layer = True
+        """Let :meth:`last_step` compute the backbone's last layer at two steps only."""
 
     @property
     def frozen(self) -> bool:
@@ -151,6 +154,23 @@ class PretrainedTextEncoder(nn.Module):
         if self.frozen:
             self.backbone.eval()
         return self
+
+    def last_step(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``forward(ids, mask)`` at each sequence's last valid step (masked pooling): (B, d).
+
+        With ``partial_last_layer`` (and a BERT-layout backbone) the backbone's last layer
+        runs only at the two steps the conv reads there (:mod:`mmib.encoders.last_layer`);
+        otherwise the whole sequence is computed and the step picked."""
+        lengths = mask.long().sum(1).clamp(min=1)
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        if ids.is_floating_point() or not self.partial_last_layer \
+                or not supports_partial_last_layer(self.backbone):
+            return self.forward(ids, mask)[rows, lengths - 1]
+        prev = (lengths - 2).clamp(min=0)
+        h = last_hidden_at(self.backbone, ids, mask, torch.stack([prev, lengths - 1], 1))  # (B, 2, H)
+        h_prev = h[:, 0] * (lengths >= 2)[:, None].to(h.dtype)  # a 1-step sequence reads the conv's zero pad
+        w = self.conv.weight  # (d, H, 3); step L reads zeros (padding), so tap 2 drops out
+        return h_prev @ w[:, :, 0].T + h[:, 1] @ w[:, :, 1].T
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if ids.is_floating_point():  # cached backbone states (B, L, H)

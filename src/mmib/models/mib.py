@@ -62,6 +62,7 @@ class MIBModel(nn.Module):
         for m in self.modalities:
             if m == "text" and backbone is not None:
                 self.encoders[m] = PretrainedTextEncoder(backbone.model, backbone.hidden_size, d, use_mask=masked)
+                self.encoders[m].partial_last_layer = cfg.text_partial_last_layer
             else:
                 if dims.get(m, 0) <= 0:
                     raise ValueError(f"modality {m!r} needs a feature dim > 0 (got {dims.get(m)}); "
@@ -82,8 +83,14 @@ class MIBModel(nn.Module):
 
     def encode(self, inputs: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Unimodal representations: per modality (B, d), pooled as ``cfg.pooling`` says."""
-        return {m: pool(self.encoders[m](inputs[m], masks[m]), masks[m], self.cfg.pooling)
-                for m in self.modalities}
+        out = {}
+        for m in self.modalities:
+            enc = self.encoders[m]
+            if self.cfg.pooling == "masked" and isinstance(enc, PretrainedTextEncoder):
+                out[m] = enc.last_step(inputs[m], masks[m])  # the same, with less work
+            else:
+                out[m] = pool(enc(inputs[m], masks[m]), masks[m], self.cfg.pooling)
+        return out
 
     def forward(
         self,
