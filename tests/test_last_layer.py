@@ -97,3 +97,12 @@ def test_model_predictions_do_not_depend_on_the_switch(tmp_path):
     for k in preds[0].kl:
         torch.testing.assert_close(torch.as_tensor(preds[0].kl[k]), torch.as_tensor(preds[1].kl[k]),
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_unmasked_encoder_reads_padding_so_it_runs_the_whole_sequence():
+    torch.manual_seed(0)
+    bb = build_backbone("tiny-config", pretrained=False)
+    enc = PretrainedTextEncoder(bb.model, bb.hidden_size, 50, use_mask=False).eval()
+    ids, mask, lengths = _batch()
+    with torch.no_grad():
+        torch.testing.assert_close(enc.last_step(ids, mask), enc(ids, mask)[torch.arange(5), lengths - 1])

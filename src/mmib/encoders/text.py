@@ -163,7 +163,7 @@ class PretrainedTextEncoder(nn.Module):
         otherwise the whole sequence is computed and the step picked."""
         lengths = mask.long().sum(1).clamp(min=1)
         rows = torch.arange(ids.shape[0], device=ids.device)
-        if ids.is_floating_point() or not self.partial_last_layer \
+        if ids.is_floating_point() or not (self.partial_last_layer and self.use_mask) \
                 or not supports_partial_last_layer(self.backbone):
             return self.forward(ids, mask)[rows, lengths - 1]
         prev = (lengths - 2).clamp(min=0)
