@@ -137,13 +137,15 @@ class PretrainedTextEncoder(nn.Module):
     extractor has no dropout, so its outputs are deterministic and can be cached.
     """
 
-    def __init__(self, backbone: nn.Module, hidden_size: int, d: int, *, use_mask: bool = True):
+    def __init__(self, backbone: nn.Module, hidden_size: int, d: int, *, use_mask: bool = True,
+                 partial_last_layer: bool = True):
         super().__init__()
         self.backbone = backbone
         self.use_mask = use_mask
         self.conv = nn.Conv1d(hidden_size, d, kernel_size=3, padding=1, bias=False)
-        self.partial_last_layer = True
+        self.partial_last_layer = partial_last_layer
         """Let :meth:`last_step` compute the backbone's last layer at two steps only."""
+        self._layout_ok: bool | None = None  # supports_partial_last_layer(backbone), checked once
 
     @property
     def frozen(self) -> bool:
@@ -163,8 +165,12 @@ class PretrainedTextEncoder(nn.Module):
         otherwise the whole sequence is computed and the step picked."""
         lengths = mask.long().sum(1).clamp(min=1)
         rows = torch.arange(ids.shape[0], device=ids.device)
-        if ids.is_floating_point() or not (self.partial_last_layer and self.use_mask) \
-                or not supports_partial_last_layer(self.backbone):
+        if self._layout_ok is None:
+            self._layout_ok = supports_partial_last_layer(self.backbone)
+        # torch.compile traces the plain path: the partial one swaps modules inside forward
+        compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
+        if ids.is_floating_point() or not (self.partial_last_layer and self.use_mask and self._layout_ok) \
+                or compiling:
             return self.forward(ids, mask)[rows, lengths - 1]
         prev = (lengths - 2).clamp(min=0)
         h = last_hidden_at(self.backbone, ids, mask, torch.stack([prev, lengths - 1], 1))  # (B, 2, H)

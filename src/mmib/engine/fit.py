@@ -25,7 +25,7 @@ from .. import config as config_mod
 from ..config import ExperimentConfig
 from ..data import DatasetSplits, build_dataset, check_source
 from ..data.types import Example
-from ..encoders import PretrainedTextEncoder, load_tokenizer
+from ..encoders import load_tokenizer
 from ..metrics import compute, higher_is_better
 from ..models import MIBModel, build_model
 from ..objectives import build_objective, output_dim
@@ -106,9 +106,6 @@ def setup(cfg: ExperimentConfig, *, pretrained: bool = True, text_source: str | 
     torch.manual_seed(cfg.train.seed)  # model init does not depend on how data was built
     model = build_model(cfg, data.dims, output_dim(task, len(data.label_names)),
                         pretrained=pretrained, text_source=text_source).to(device)
-    text = model.encoders["text"] if "text" in model.encoders else None
-    if cfg.train.compile and isinstance(text, PretrainedTextEncoder):
-        text.partial_last_layer = False  # it swaps modules inside forward: not for a compiled graph
     maybe_compile(model, cfg.train.compile)
     cache = None
     if cache_applies(cfg, model)[0]:

@@ -61,8 +61,8 @@ class MIBModel(nn.Module):
         self.encoders = nn.ModuleDict()
         for m in self.modalities:
             if m == "text" and backbone is not None:
-                self.encoders[m] = PretrainedTextEncoder(backbone.model, backbone.hidden_size, d, use_mask=masked)
-                self.encoders[m].partial_last_layer = cfg.text_partial_last_layer
+                self.encoders[m] = PretrainedTextEncoder(backbone.model, backbone.hidden_size, d, use_mask=masked,
+                                                         partial_last_layer=cfg.text_partial_last_layer)
             else:
                 if dims.get(m, 0) <= 0:
                     raise ValueError(f"modality {m!r} needs a feature dim > 0 (got {dims.get(m)}); "
