@@ -56,14 +56,14 @@ def base_overrides(args: argparse.Namespace) -> list[str]:
 
 def run_one(path: str, seed: int, args: argparse.Namespace, out_dir: str, cache_dir: str) -> dict:
     from mmib import config as C
-    from mmib.engine.fit import fit
+    from mmib.engine import fit
 
     cfg = C.apply_overrides(C.ExperimentConfig(), base_overrides(args) + RUNS[path] + [
         f"train.seed={seed}", f"out_dir='{out_dir}'", f"name='{path}-s{seed}'",
         f"train.cache_dir='{cache_dir}'"])
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    summary = fit(cfg, quiet=True)
+    summary = fit(cfg).summary
     return {"path": path, "seed": seed, "seconds": time.perf_counter() - t0, "load_before": load,
             "best_epoch": summary["best_epoch"], "test": {k: summary["test"][k] for k in METRICS if k in summary["test"]}}
 

@@ -123,7 +123,7 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
 
     from mmib import config as C
     from mmib.data import batch_order, collate
-    from mmib.engine.fit import make_optimizer, setup
+    from mmib.engine import Experiment
     from mmib.engine.loop import train_step
     from mmib.engine.seed import epoch_generator
     from mmib.engine.speed import autocast, float_outputs, grad_scaler, precision_name
@@ -136,7 +136,7 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
     out: dict = {"encoder": encoder, "path": path, "overrides": PATHS[path], "load_before": os.getloadavg()[0],
                  "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
     t0 = time.perf_counter()
-    s = setup(cfg)
+    s = Experiment.build(cfg)
     dev = s.device
     out["setup_s"] = time.perf_counter() - t0
     out["threads"] = torch.get_num_threads()
@@ -157,7 +157,7 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
     pad = s.pad_to
 
     # ---- training: stratified sample of the epoch's batches, by padded size
-    opt, _ = make_optimizer(s)
+    opt, _ = s.make_optimizer()
     scaler = grad_scaler(dev, s.amp)
     order = batch_order(train, c.batch_size, shuffle=True, generator=epoch_generator(c.seed, 0),
                         bucket=cfg.data.bucket)

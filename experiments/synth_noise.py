@@ -36,7 +36,6 @@ from typing import Any
 
 from mmib import config as config_mod
 from mmib.engine import fit
-from mmib.engine import evaluate as _evaluate  # noqa: F401  (imported now: fit imports it lazily)
 
 
 def base_overrides(args: argparse.Namespace) -> list[str]:
@@ -72,10 +71,10 @@ def run_one(args: argparse.Namespace, name: str, variant: str, beta: float, seed
     if (run_dir / "summary.json").exists():
         return json.loads((run_dir / "summary.json").read_text())
     if (run_dir / "state.pt").exists():
-        return fit(config_mod.ExperimentConfig(), run_dir=run_dir, resume=True, quiet=True)
+        return fit(config_mod.ExperimentConfig(), run_dir=run_dir, resume=True).summary
     cfg = config_mod.apply_overrides(config_mod.ExperimentConfig(), base_overrides(args) + [
         f"name='{name}'", f"model.variant='{variant}'", f"objective.beta={beta}", f"train.seed={seed}"])
-    return fit(cfg, run_dir=run_dir, overwrite=True, quiet=True)
+    return fit(cfg, run_dir=run_dir, overwrite=True).summary
 
 
 def kl_curve(run_dir: Path) -> dict[str, list[float]]:

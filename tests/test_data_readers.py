@@ -12,7 +12,7 @@ from mmib import config as config_mod
 from mmib.config import ExperimentConfig
 from mmib.data import build_dataset
 from mmib.data.readers import converted, load_corpus
-from mmib.data.real import shorten, shorten_ids
+from mmib.data.examples import shorten, shorten_ids
 from mmib.data.validate import SPLITS, DataError
 from mmib.encoders import load_tokenizer
 

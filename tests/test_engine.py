@@ -13,9 +13,9 @@ from mmib.engine import RunExistsError, evaluate_run, fit
 
 
 def test_same_seed_identical_other_seed_different(tmp_path):
-    a = fit(tiny_config(tmp_path, "name='a'"), quiet=True)
-    b = fit(tiny_config(tmp_path, "name='b'"), quiet=True)
-    c = fit(tiny_config(tmp_path, "name='c'", "train.seed=1"), quiet=True)
+    a = fit(tiny_config(tmp_path, "name='a'"))
+    b = fit(tiny_config(tmp_path, "name='b'"))
+    c = fit(tiny_config(tmp_path, "name='c'", "train.seed=1"))
     assert a["test"] == b["test"] and a["valid"] == b["valid"]
     assert c["test"] != a["test"]
     logs = [(tmp_path / n / "metrics.jsonl").read_text() for n in "ab"]
@@ -24,10 +24,15 @@ def test_same_seed_identical_other_seed_different(tmp_path):
 
 
 def test_run_directory_layout_and_reevaluation(tmp_path):
-    s = fit(tiny_config(tmp_path, "name='r'"), quiet=True)
+    s = fit(tiny_config(tmp_path, "name='r'"))
     run = tmp_path / "r"
-    for f in ("config.toml", "data.json", "metrics.jsonl", "best.safetensors", "state.pt", "summary.json"):
+    for f in ("config.toml", "data.json", "metrics.jsonl", "best.safetensors", "summary.json"):
         assert (run / f).exists(), f
+    assert not (run / "state.pt").exists()  # resume state is kept only while a run is unfinished
+    assert [json.loads(x)["epoch"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert 1 <= s["best_epoch"] <= 2  # epochs count from 1 everywhere, as printed
+    fit(tiny_config(tmp_path, "name='kept'", "train.keep_state=true"))
+    assert (tmp_path / "kept" / "state.pt").exists()
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all("valid" in json.loads(x) for x in lines)
     assert evaluate_run(run)["test"] == s["test"]
@@ -36,11 +41,11 @@ def test_run_directory_layout_and_reevaluation(tmp_path):
 
 def test_finished_run_is_never_overwritten(tmp_path):
     cfg = tiny_config(tmp_path, "name='x'", "train.epochs=1")
-    fit(cfg, quiet=True)
+    fit(cfg)
     before = (tmp_path / "x" / "summary.json").read_text()
     with pytest.raises(RunExistsError, match="already holds a finished run"):
-        fit(cfg, explicit_name=True, quiet=True)
-    fit(cfg, quiet=True)  # without an explicit name a fresh directory is chosen
+        fit(cfg, explicit_name=True)
+    fit(cfg)  # without an explicit name a fresh directory is chosen
     assert (tmp_path / "x-2" / "summary.json").exists()
     assert (tmp_path / "x" / "summary.json").read_text() == before
 
@@ -49,7 +54,7 @@ def test_cmib_beats_the_training_mean(tmp_path):
     cfg = tiny_config(tmp_path, "name='m'", "data.synth.n_train=400", "data.synth.n_valid=100",
                       "data.synth.n_test=200", "train.epochs=4", "optim.lr=3e-3", "optim.text_lr=3e-4",
                       "model.d=16")
-    s = fit(cfg, quiet=True)
+    s = fit(cfg)
     from mmib.data import build_dataset
     from mmib.encoders import load_tokenizer
 
@@ -102,17 +107,17 @@ def test_loss_scaler_state_is_saved_and_resumed(tmp_path, monkeypatch):
     fit_mod = sys.modules["mmib.engine.fit"]  # the module (mmib.engine.fit is also the function)
     monkeypatch.setattr(fit_mod, "grad_scaler", lambda device, amp: torch.amp.GradScaler(
         "cpu", init_scale=2.0 ** 4, growth_interval=1))
-    cfg = tiny_config(tmp_path, "name='s'", "train.epochs=1")
-    fit(cfg, quiet=True)
+    cfg = tiny_config(tmp_path, "name='s'", "train.epochs=1", "train.keep_state=true")
+    fit(cfg)
     run = tmp_path / "s"
     steps = -(-64 // 16)  # 64 training utterances, batch 16 (tiny_config)
     st = torch.load(run / "state.pt", weights_only=True)
     assert st["scaler"]["scale"] == 2.0 ** (4 + steps)
     # pretend the run stopped before its first epoch ended, with this scaler state saved
-    st["epoch"], st["best_score"], st["best_epoch"] = -1, None, -1
+    st["epoch"], st["best_score"], st["best_epoch"] = 0, None, 0  # 0 epochs done
     torch.save(st, run / "state.pt")
     (run / "summary.json").unlink()
-    fit(cfg, run_dir=run, resume=True, quiet=True)
+    fit(cfg, run_dir=run, resume=True)
     assert torch.load(run / "state.pt", weights_only=True)["scaler"]["scale"] == 2.0 ** (4 + 2 * steps)
 
 

@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 from eval_runs import eval_runs  # noqa: F401  (session fixture)
-from mmib import compare as C
+from mmib.report import comparisons
+from mmib.studies import comparisons as C
 from mmib.cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::mmib.metrics.MetricWarning")
@@ -61,7 +62,7 @@ def test_groups_pair_on_common_seeds(tmp_path):
     # the table statistics use every seed of each group, not only the paired ones
     assert rep["results"][0]["mean"]["MAE"] == pytest.approx(np.mean([0.9, 0.8, 0.85, 0.7]))
     assert rep["results"][1]["seeds"] == [1, 2, 3, 4]
-    text = C.render(rep)
+    text = comparisons.render(rep)
     assert "b - a over 3 matching seed(s) [1, 2, 3]" in text and "Wilcoxon p" in text
     assert not rep["warnings"]
 
@@ -71,7 +72,7 @@ def test_mismatched_conventions_are_flagged(tmp_path):
     b = fake_run(tmp_path / "y", 0, 0.7, 0.8, convention="mmsa")
     rep = C.compare([C.load_result(a), C.load_result(b)])
     assert any("metric_convention" in w for w in rep["warnings"])
-    assert "not applicable" in C.render(rep)
+    assert "not applicable" in comparisons.render(rep)
 
 
 def test_not_a_run_is_a_clear_error(tmp_path):

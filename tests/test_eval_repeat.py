@@ -10,7 +10,7 @@ import pytest
 
 from conftest import tiny_config
 from eval_runs import eval_runs  # noqa: F401  (session fixture)
-from mmib import repeat
+from mmib.studies import seeds as repeat
 
 pytestmark = pytest.mark.filterwarnings("ignore::mmib.metrics.MetricWarning")
 
@@ -60,14 +60,14 @@ def test_group_layout_and_results(eval_runs):
 def test_rerun_reuses_finished_seeds_and_refuses_other_configs(eval_runs, tmp_path):
     cfg = tiny_config(eval_runs, "name='cm'", "train.progress=false")
     lines: list[str] = []
-    res = repeat.run_seeds(cfg, [0, 1], quiet=True, log=lines.append)
+    res = repeat.run_seeds(cfg, [0, 1], log=lines.append)
     assert all("finished earlier" in x for x in lines) and len(lines) == 2
     assert res["test"]["mean"] == json.loads((eval_runs / "cm" / "results.json").read_text())["test"]["mean"]
     other = tiny_config(eval_runs, "name='cm'", "objective.beta=0.5")
     with pytest.raises(repeat.GroupExistsError, match="different config"):
-        repeat.run_seeds(other, [0], quiet=True, log=lines.append)
+        repeat.run_seeds(other, [0], log=lines.append)
     with pytest.raises(repeat.GroupExistsError, match="single run"):
-        repeat.run_seeds(tiny_config(eval_runs, "name='bm'"), [0], quiet=True, log=lines.append)
+        repeat.run_seeds(tiny_config(eval_runs, "name='bm'"), [0], log=lines.append)
 
 
 def test_repeat_command_prints_the_table(eval_runs, capsys):

@@ -36,7 +36,7 @@ def test_selection_uses_validation_only_and_test_every_epoch_is_labelled(eval_ru
     summary = json.loads((eval_runs / "bm" / "summary.json").read_text())
     assert len(log) == 3
     best = min(range(3), key=lambda e: log[e]["valid"]["loss"])
-    assert summary["best_epoch"] == best
+    assert summary["best_epoch"] == best + 1 == log[best]["epoch"]  # epochs count from 1, as printed
     key = "test_every_epoch (not used for selection)"
     assert all(key in r for r in log) and all("test" not in r for r in log)
     # the test metrics reported are those of the selected checkpoint

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmib.encoders.last_layer import last_hidden_at, supports_partial_last_layer
-from mmib.encoders.text import PretrainedTextEncoder, build_backbone
+from mmib.encoders import PretrainedTextEncoder, build_backbone
 
 
 def _batch(T=9, lengths=(9, 3, 1, 2, 6), seed=0):
@@ -86,7 +86,7 @@ def test_the_layer_list_is_restored_when_the_backbone_fails():
 
 def test_model_predictions_do_not_depend_on_the_switch(tmp_path):
     from conftest import tiny_config
-    from mmib.engine.fit import setup
+    from mmib.engine import setup
 
     preds = []
     for flag in (True, False):

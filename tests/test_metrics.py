@@ -155,27 +155,27 @@ def test_multilabel_shape_errors_name_the_shapes():
         M.emotion_acc_f1(np.zeros((4, 2)), np.zeros((4, 2)), ["a", "b", "c"])
 
 
-def test_classification_by_hand():
-    logits = np.array([[2.0, 0, 0], [0, 2.0, 0], [0, 0, 2.0], [2.0, 0, 0]])
-    labels = np.array([[0], [1], [1], [2]], dtype=float)
-    m = quiet(M.classification, logits, labels, ["a", "b", "c"])
-    assert m["acc"] == pytest.approx(0.5)
-    # class a: F1 2/3 (n 1), class b: P 1 R 1/2 -> 2/3 (n 2), class c: 0 (n 1)
-    assert m["F1"] == pytest.approx((2 / 3 + 2 * 2 / 3 + 0) / 4)
-
-
 def test_resolve_family():
+    # the config's family wins, then the dataset's (its spec names one per label kind), then the task's
     assert M.resolve_family("auto", "regression") == "sentiment"
-    assert M.resolve_family("auto", "multilabel", "iemocap", ["neutral", "happy", "sad", "angry"]) == "emotion_acc_f1"
-    mosei = ["happy", "sad", "anger", "surprise", "disgust", "fear"]
-    assert M.resolve_family("auto", "multilabel", "x", mosei) == "emotion_wa_auc"
-    assert M.resolve_family("auto", "multilabel", "mosei", ["a"]) == "emotion_wa_auc"
-    assert M.resolve_family("auto", "multilabel", "custom", ["a"]) == "emotion_acc_f1"
-    assert M.resolve_family("auto", "multilabel", "custom", ["a"], {"metrics": "emotion_wa_auc"}) == "emotion_wa_auc"
-    assert M.resolve_family("emotion_wa_auc", "multilabel", "iemocap") == "emotion_wa_auc"
-    assert M.resolve_family("auto", "multiclass") == "classification"
+    assert M.resolve_family("auto", "multilabel") == "emotion_acc_f1"
+    assert M.resolve_family("auto", "multilabel", "emotion_wa_auc") == "emotion_wa_auc"
+    assert M.resolve_family("emotion_wa_auc", "multilabel", "emotion_acc_f1") == "emotion_wa_auc"
+    assert M.resolve_family("auto", "regression", "sentiment_sims") == "sentiment_sims"
     with pytest.raises(KeyError, match="metric family"):
         M.resolve_family("nope", "regression")
+
+
+def test_every_dataset_spec_names_registered_families():
+    from mmib.data import DATASETS
+
+    mosei = DATASETS.get("mosei")
+    assert mosei.metric_family("emotions") == "emotion_wa_auc" and mosei.metric_family("sentiment") == "sentiment"
+    assert DATASETS.get("iemocap").metric_family("emotions") == "emotion_acc_f1"
+    assert DATASETS.get("sims").metric_family("sentiment") == "sentiment_sims"
+    for name, spec in DATASETS.items():
+        for family in spec.metrics.values():
+            assert family in M.FAMILIES, (name, family)
 
 
 def test_compute_dispatches_by_family_and_convention():
@@ -190,7 +190,7 @@ def test_higher_is_better_and_headline():
     assert not M.higher_is_better("task/fused") and not M.higher_is_better("kl/text")
     assert M.higher_is_better("Non0_acc_2") and M.higher_is_better("mean_AUC") and M.higher_is_better("Corr")
     m = quiet(M.sentiment_metrics, P, Y)
-    assert [h for h, _ in M.headline("regression", m)] == [
+    assert [h for h, _ in M.headline(m)] == [
         "Acc7", "Acc2 has0", "F1 has0", "Acc2 non0", "F1 non0", "MAE", "Corr"]
     e = {"a_WA": 0.5, "a_AUC": 0.6, "mean_WA": 0.5, "mean_AUC": 0.6}
     assert M.headline_keys(e) == [("a WA", "a_WA"), ("a AUC", "a_AUC"), ("mean WA", "mean_WA"),
@@ -201,17 +201,21 @@ def test_higher_is_better_and_headline():
 def test_eval_config_choices_are_validated():
     cfg = config_mod.apply_overrides(config_mod.ExperimentConfig(), ["eval.convention='mmsa'"])
     assert cfg.eval.convention == "mmsa" and cfg.eval.metrics == "auto"
+    from mmib.engine import check_config  # the names come from the metrics' own tables
+
     with pytest.raises(config_mod.ConfigError, match="eval.convention"):
-        config_mod.apply_overrides(config_mod.ExperimentConfig(), ["eval.convention='paper'"])
+        check_config(config_mod.apply_overrides(config_mod.ExperimentConfig(), ["eval.convention='paper'"]))
     with pytest.raises(config_mod.ConfigError, match="eval.metrics"):
-        config_mod.apply_overrides(config_mod.ExperimentConfig(), ["eval.metrics='f1'"])
+        check_config(config_mod.apply_overrides(config_mod.ExperimentConfig(), ["eval.metrics='f1'"]))
 
 
 def test_sims_family_by_hand():
     p = np.array([0.5, -0.05, 0.0, -0.8, 1.5])  # 1.5 is clipped to 1.0
     y = np.array([0.6, 0.2, -0.2, -1.0, 0.8])
-    assert M.resolve_family("auto", "regression", "sims") == "sentiment_sims"
-    m = quiet(M.compute, "regression", p[:, None], y[:, None], ["sentiment"], dataset="sims")
+    from mmib.data import DATASETS
+
+    assert M.resolve_family("auto", "regression", DATASETS.get("sims").metric_family("sentiment")) == "sentiment_sims"
+    m = quiet(M.compute, "regression", p[:, None], y[:, None], ["sentiment"], default="sentiment_sims")
     # 2 classes (-1, 0] / (0, 1]: p [1 0 0 0 1], y [1 1 0 0 1]
     assert m["Mult_acc_2"] == pytest.approx(0.8)
     # 3 classes split at -0.1 / 0.1: p [2 1 1 0 2], y [2 2 0 0 2]
@@ -220,4 +224,4 @@ def test_sims_family_by_hand():
     assert m["Mult_acc_5"] == pytest.approx(0.6)
     assert m["F1_score"] == pytest.approx(0.8)  # both classes have F1 0.8
     assert m["MAE"] == pytest.approx(0.95 / 5)
-    assert [h for h, _ in M.headline("regression", m)] == ["Acc2", "Acc3", "Acc5", "F1", "MAE", "Corr"]
+    assert [h for h, _ in M.headline(m)] == ["Acc2", "Acc3", "Acc5", "F1", "MAE", "Corr"]

@@ -15,11 +15,11 @@ from mmib.config import ConfigError
 from mmib.data import collate
 from mmib.data.synth import generate
 from mmib.encoders import build_backbone, load_tokenizer
-from mmib.encoders.text import Backbone
+from mmib.encoders import Backbone
+from mmib.engine import check_config
 from mmib.engine.loop import predict
 from mmib.fusion import FUSIONS, fuses_posteriors
 from mmib.models import VARIANTS, IBHead, MIBModel, build_model
-from mmib.models.mib import PER_MODALITY_IB
 from mmib.objectives import build_objective
 
 TINY = ["model.text_encoder='tiny-config'", "model.d=10", "model.n_heads=2", "model.ib_hidden=16",
@@ -45,7 +45,7 @@ def backbone() -> Backbone:
 def make_model(cfg, data, backbone: Backbone, modalities=ALL) -> MIBModel:
     """A fresh model with its own copy of the shared tiny text backbone (same start weights)."""
     torch.manual_seed(0)
-    bb = Backbone(copy.deepcopy(backbone.model), backbone.tokenizer, backbone.hidden_size)
+    bb = Backbone(copy.deepcopy(backbone.model), backbone.hidden_size)
     return MIBModel(cfg.model, list(modalities), data.dims, 1, bb)
 
 
@@ -54,7 +54,7 @@ def batch_of(data, n: int = 24, modalities=ALL):
 
 
 COMBOS = [(v, f) for v, f in itertools.product(VARIANTS.names(), FUSIONS.names())
-          if v in PER_MODALITY_IB or not fuses_posteriors(f)]
+          if VARIANTS.get(v).unimodal_ib or not fuses_posteriors(f)]
 
 
 @pytest.mark.parametrize("variant,fusion", COMBOS)
@@ -297,4 +297,4 @@ def test_table5_removes_one_modality_ib(data, backbone) -> None:
 ])
 def test_table5_bad_settings_are_refused(overrides, match) -> None:
     with pytest.raises(ConfigError, match=match):
-        tiny_cfg(*overrides).validate()
+        check_config(tiny_cfg(*overrides))

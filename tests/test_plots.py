@@ -9,7 +9,8 @@ import pytest
 from matplotlib.image import imread
 
 from eval_runs import eval_runs  # noqa: F401  (session fixture)
-from mmib import plots
+from mmib.report import plots
+from mmib.engine import read_log
 from mmib.cli import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::mmib.metrics.MetricWarning")
@@ -45,9 +46,9 @@ def test_tsne_of_an_emotion_run(eval_runs, tmp_path):
 
 
 def test_kl_curves_follow_the_log(eval_runs):
-    log = plots.read_log(eval_runs / "cm" / "seed-0")
+    log = read_log(eval_runs / "cm" / "seed-0")
     assert plots.constraint_terms(log) == ["kl/text", "kl/audio", "kl/visual", "kl/fused"]
-    assert plots.constraint_terms(plots.read_log(eval_runs / "bm")) == ["kl/fused"]
+    assert plots.constraint_terms(read_log(eval_runs / "bm")) == ["kl/fused"]
 
 
 def test_group_dir_plots_its_first_seed_and_only_filter(eval_runs, tmp_path):
@@ -76,7 +77,7 @@ def test_embedding_and_neighbour_agreement():
 
 def test_missing_log_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no training log"):
-        plots.read_log(tmp_path)
+        read_log(tmp_path)
     (tmp_path / "metrics.jsonl").write_text(json.dumps({"epoch": 0, "train": {"loss": 1.0}}) + "\n")
     with pytest.raises(FileNotFoundError, match="not a run directory"):
         plots.plot_run(tmp_path / "nope")

@@ -11,7 +11,7 @@ import torch
 from mmib.config import ConfigError
 from mmib.data import collate
 from mmib.engine.cache import TextCache, cache_applies, tokens_fingerprint
-from mmib.engine.fit import fit, make_optimizer, setup
+from mmib.engine import fit, setup
 from mmib.engine.loop import predict, train_one_epoch
 from mmib.engine.seed import epoch_generator
 from mmib.engine.speed import float_outputs, resolve_precision
@@ -26,7 +26,7 @@ def _train(s, epochs: int = 1, sgd: bool = False) -> None:
     # Adam divides by the root of the squared gradient, so it turns float noise in gradients
     # that are zero in exact arithmetic (e.g. attention key biases) into visible steps; SGD
     # checks that two paths compute the same gradients without that amplifier
-    opt = torch.optim.SGD(s.model.parameters(), lr=0.05) if sgd else make_optimizer(s)[0]
+    opt = torch.optim.SGD(s.model.parameters(), lr=0.05) if sgd else s.make_optimizer()[0]
     torch.manual_seed(123)  # the same IB noise for both paths being compared
     c = s.cfg
     for epoch in range(epochs):
@@ -170,9 +170,9 @@ def test_frozen_backbone_stays_in_eval_mode(tmp_path):
 
 
 def test_fit_end_to_end_on_the_cache(tmp_path):
-    from mmib.engine.evaluate import load_setup
+    from mmib.engine import load_setup
 
-    summary = fit(_frozen(tmp_path, "train.epochs=1"), quiet=True)
+    summary = fit(_frozen(tmp_path, "train.epochs=1"))
     assert np.isfinite(summary["test"]["loss"])
     assert any((tmp_path / "cache" / "text").iterdir())
     # a saved run evaluates on the cache (keyed after its weights are loaded) exactly as
@@ -225,8 +225,8 @@ def test_float_outputs_casts_every_tensor(tmp_path):
 def test_fused_adam_matches_the_loop_adam(tmp_path):
     a = setup(tiny_config(tmp_path, "train.fused_optimizer=true"))
     b = setup(tiny_config(tmp_path, "train.fused_optimizer=false"))
-    opt_a, _ = make_optimizer(a)
-    opt_b, _ = make_optimizer(b)
+    opt_a, _ = a.make_optimizer()
+    opt_b, _ = b.make_optimizer()
     assert opt_a.defaults.get("fused") and not opt_b.defaults.get("fused")
     batch = collate(a.data.train[:16], a.cfg.data.modalities)
     for _ in range(3):  # the same gradients into both optimisers: only Adam's arithmetic differs

@@ -12,7 +12,8 @@ import pytest
 import mmib.engine
 from conftest import TINY, tiny_config
 from mmib import config as config_mod
-from mmib import paper, sweep
+from mmib.report import sweeps as sweep_report
+from mmib.studies import grid as G, presets as paper, sweep
 from mmib.cli import main
 from mmib.config import ConfigError
 
@@ -27,36 +28,38 @@ def small_args(out_dir) -> list[str]:
 
 @pytest.fixture
 def fit_calls(monkeypatch):
-    """Count trainings (run_seeds looks fit up in mmib.engine at call time)."""
+    """Count trainings (the seed runner's fit)."""
+    import mmib.studies.seeds as seeds_mod
+
     calls: list[str] = []
-    real = mmib.engine.fit
+    real = seeds_mod.fit
 
     def counting(cfg, **kw):
         calls.append(str(kw.get("run_dir")))
         return real(cfg, **kw)
 
-    monkeypatch.setattr(mmib.engine, "fit", counting)
+    monkeypatch.setattr(seeds_mod, "fit", counting)
     return calls
 
 
 # ----------------------------------------------------------------------------- the grid
 
 def test_parse_grid_expand_and_labels():
-    grid = sweep.parse_grid(["model.variant=emib,lmib", "objective.beta=1e-3, 0",
+    grid = G.parse_grid(["model.variant=emib,lmib", "objective.beta=1e-3, 0",
                              'data.modalities=["text"],["text", "audio"]'])
     assert grid == [("model.variant", ["emib", "lmib"]), ("objective.beta", [1e-3, 0]),
                     ("data.modalities", [["text"], ["text", "audio"]])]
-    cells = sweep.expand(grid)
+    cells = G.expand(grid)
     assert len(cells) == 8
     assert cells[0] == {"model.variant": "emib", "objective.beta": 1e-3, "data.modalities": ["text"]}
     assert cells[3] == {"model.variant": "emib", "objective.beta": 0, "data.modalities": ["text", "audio"]}
     assert [c["model.variant"] for c in cells] == ["emib"] * 4 + ["lmib"] * 4  # first key slowest
     c = cells[3]
-    assert sweep.row_label(c) == "emib / 0 / text+audio"
-    assert sweep.describe(c) == "model.variant=emib objective.beta=0 data.modalities=[text, audio]"
-    assert sweep.cell_name(c) == "variant=emib,beta=0,modalities=text+audio"
-    assert sweep.row_label({"model.no_ib_modalities": []}) == "none"
-    assert sweep.cell_name({"train.seed": 1, "data.synth.seed": 2}) == "train.seed=1,data.synth.seed=2"
+    assert G.row_label(c) == "emib / 0 / text+audio"
+    assert G.describe(c) == "model.variant=emib objective.beta=0 data.modalities=[text, audio]"
+    assert G.cell_name(c) == "variant=emib,beta=0,modalities=text+audio"
+    assert G.row_label({"model.no_ib_modalities": []}) == "none"
+    assert G.cell_name({"train.seed": 1, "data.synth.seed": 2}) == "train.seed=1,data.synth.seed=2"
     assert sweep.default_average(grid) == ["model.variant", "objective.beta", "data.modalities"]
     assert sweep.default_average([("model.variant", ["emib", "lmib"])]) == []
 
@@ -71,12 +74,12 @@ def test_parse_grid_expand_and_labels():
 ])
 def test_bad_grid_specs(specs, match):
     with pytest.raises(ConfigError, match=match):
-        sweep.parse_grid(specs)
+        G.parse_grid(specs)
 
 
 @pytest.mark.parametrize("grid, match", [
     ({"objective.beta": [1e-3, -1]}, r"objective.beta=-1: objective.beta: expected a value >= 0"),
-    ({"model.variant": ["cmib", "foo"]}, r"model.variant=foo: model.variant: expected one of"),
+    ({"model.variant": ["cmib", "foo"]}, r"model.variant=foo: model.variant: unknown variant 'foo'; expected one of"),
     ({"model.fusion": ["concat", "nope"]}, r"model.fusion: unknown fusion 'nope'"),
     ({"objective.constraint": ["kl", "l2"]}, r"objective.constraint: unknown constraint 'l2'"),
     ({"model.variant": ["emib"], "model.fusion": ["poe"]}, r"model.fusion = 'poe'"),
@@ -103,7 +106,7 @@ def test_skip_rules_and_skip_invalid(tmp_path):
     cfg = tiny_config(tmp_path, "name='s'")
     grid = [("model.variant", ["emib", "cmib"]), ("model.fusion", ["concat", "poe"])]
     cells, skipped = sweep.plan(cfg, grid, skip_invalid=True)
-    assert [sweep.row_label(c.values) for c in cells] == ["emib / concat", "cmib / concat", "cmib / poe"]
+    assert [G.row_label(c.values) for c in cells] == ["emib / concat", "cmib / concat", "cmib / poe"]
     assert [s["label"] for s in skipped] == ["emib / poe"] and "model.fusion" in skipped[0]["reason"]
     assert all(c.group.parent == tmp_path / "s" for c in cells)
     assert cells[2].cfg.name == "variant=cmib,fusion=poe" and cells[2].cfg.model.fusion == "poe"

@@ -6,6 +6,10 @@ Python API::
     cfg = mmib.config.load("configs/demo.toml")
     summary = mmib.train(cfg)            # trains, selects on valid, tests; returns the summary
     model = mmib.load("runs/demo")       # a trained model, ready to predict
+
+Layout (one concept per package; lower layers never import upper ones, checked by
+import-linter): ``config`` < ``data`` / ``encoders`` / ``fusion`` / ``metrics`` < ``models`` <
+``objectives`` < ``engine`` < ``report`` < ``studies`` < ``cli``.
 """
 
 from __future__ import annotations
@@ -19,16 +23,19 @@ from .config import ExperimentConfig
 __version__ = "0.1.0"
 
 
-def train(cfg: ExperimentConfig, **kwargs: Any) -> dict[str, Any]:
-    """Train a model described by ``cfg`` (see :func:`mmib.engine.fit`)."""
+def train(cfg: ExperimentConfig, *, quiet: bool = False, **kwargs: Any) -> dict[str, Any]:
+    """Train a model described by ``cfg`` and return its summary (the content of summary.json:
+    best epoch, valid and test metrics, split sizes, ``run`` = the run directory). Progress
+    lines are printed unless ``quiet``; ``kwargs`` go to :func:`mmib.engine.fit`."""
     from .engine import fit
 
-    return fit(cfg, **kwargs)
+    kwargs.setdefault("log", None if quiet else (lambda m: print(m, flush=True)))
+    return fit(cfg, **kwargs).summary
 
 
 def load(path: str | Path, **kwargs: Any):
-    """Load a trained model from a run directory or checkpoint file (see :mod:`mmib.predictor`)."""
-    from .predictor import Predictor
+    """Load a trained model from a run directory or checkpoint file (see :class:`mmib.engine.Predictor`)."""
+    from .engine import Predictor
 
     return Predictor.load(path, **kwargs)
 

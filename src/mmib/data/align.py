@@ -9,17 +9,9 @@ from __future__ import annotations
 
 import functools
 import zlib
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-
-
-class Tokenizer(Protocol):  # the subset of a Hugging Face tokenizer that we use
-    cls_token_id: int
-    sep_token_id: int
-
-    def tokenize(self, text: str) -> list[str]: ...
-    def convert_tokens_to_ids(self, tokens: list[str]) -> list[int]: ...
 
 
 def align_words(

@@ -1,81 +1,52 @@
-"""The real datasets (mosi, mosei, iemocap, sims): a corpus file -> model-ready splits.
+"""File-backed datasets (mosi, mosei, iemocap, sims, ...): a corpus file -> model-ready splits.
 
-The dataset name sets the task: mosi / mosei / sims are sentiment regression (labels in
-[-3, 3], SIMS in [-1, 1]); iemocap is 4 binary emotions (multilabel); mosei becomes a
-6-emotion multilabel task with ``data.labels = "emotions"`` when the file has them.
+What a dataset's labels are (sentiment range, emotion names) and how it is scored come from
+its :class:`~mmib.data.datasets.DatasetSpec`; this module reads ``data.path`` with the reader
+``data.format``, checks the labels against the spec and builds the examples.
 
 Text input follows the text encoder: with a pretrained encoder (a tokenizer is given)
 MMSA files give the ``text_bert`` token ids and MAG-BERT files are tokenised word by word
-(each word's audio/visual row repeated over its sub-tokens, :func:`align_words`); with
-``glove`` the feature-vector path reads MMSA's precomputed BERT features or the
-Multimodal Transformer's GloVe vectors. Feature dims always come from the data.
-
-Shortening to ``data.max_len`` (per modality, after padding is removed): text keeps its
-first ``max_len`` steps (token ids keep the final [SEP]); audio / visual keep the first
-``max_len`` steps (``data.truncation = "head"``) or average ``max_len`` equal windows that
-cover the whole utterance (``"pool"``, useful for unaligned data with hundreds of frames).
+(each word's audio/visual row repeated over its sub-tokens); with ``glove`` the
+feature-vector path reads MMSA's precomputed BERT features or the Multimodal Transformer's
+GloVe vectors. Feature dims always come from the data. Shortening to ``data.max_len``:
+:mod:`mmib.data.examples`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import DataConfig
-from .align import align_words
 from .corpus import Corpus, CorpusSplit
+from .examples import make_example
 from .readers import load_corpus
-from .readers.common import IEMOCAP_EMOTIONS
 from .types import DatasetSplits, Example
 from .validate import SPLITS, DataError, RepairLog, fail
 
-SENTIMENT_RANGE = {"mosi": 3.0, "mosei": 3.0, "sims": 1.0}
-EMOTION_DATASETS = ("iemocap",)
 
-
-def shorten(x: np.ndarray, max_len: int, mode: str) -> np.ndarray:
-    """(T, D) -> at most (max_len, D): the first steps (head) or window means (pool)."""
-    if len(x) <= max_len:
-        return x
-    if mode == "head":
-        return x[:max_len]
-    edges = np.linspace(0, len(x), max_len + 1).round().astype(np.int64)  # every window >= 1 step
-    sums = np.add.reduceat(x.astype(np.float64), edges[:-1], axis=0)
-    return (sums / np.diff(edges)[:, None]).astype(np.float32)
-
-
-def shorten_ids(ids: np.ndarray, max_len: int) -> np.ndarray:
-    """Token ids -> at most max_len, keeping the last token ([SEP])."""
-    if len(ids) <= max_len:
-        return ids
-    return np.concatenate([ids[: max_len - 1], ids[-1:]])
-
-
-def _labels(dataset: str, cfg: DataConfig, corpus: Corpus, path: str) -> tuple[str, list[str]]:
+def _labels(dataset: str, spec, cfg: DataConfig, corpus: Corpus, path: str) -> tuple[str, list[str]]:
     """(kind, label names): kind is sentiment or emotions."""
-    kind = cfg.labels
-    if kind == "auto":
-        kind = "emotions" if dataset in EMOTION_DATASETS else "sentiment"
-    if dataset in EMOTION_DATASETS and kind != "emotions":
-        raise DataError(f"data.labels = {cfg.labels!r}: dataset {dataset!r} has emotion labels only; "
-                        "use auto or emotions")
+    try:
+        kind = spec.label_kind(cfg.labels, dataset)
+    except ValueError as e:
+        raise DataError(str(e)) from None
     if kind == "emotions":
         if not corpus.has_emotions:
             raise DataError(f"{path}: data.labels = 'emotions' but the file has no emotion labels "
                             f"(reader {corpus.reader}); expected IEMOCAP (N, 4, 2) one-hot labels or "
                             "MOSEI emotion intensities (see docs/datasets.md)")
-        if dataset == "iemocap" and corpus.emotion_names != IEMOCAP_EMOTIONS:
-            raise DataError(f"{path}: dataset 'iemocap' expects the emotions {', '.join(IEMOCAP_EMOTIONS)} "
-                            "((N, 4, 2) one-hot labels), but the file has "
+        if spec.fixed_emotions and list(corpus.emotion_names) != list(spec.emotions):
+            raise DataError(f"{path}: dataset {dataset!r} expects the emotions {', '.join(spec.emotions)} "
+                            f"(({len(spec.emotions)}, 2) one-hot labels per utterance), but the file has "
                             f"{', '.join(corpus.emotion_names)}; use --dataset mosei for MOSEI emotions")
         return kind, list(corpus.emotion_names)
     if not corpus.has_sentiment:
         raise DataError(f"{path}: dataset {dataset!r} needs sentiment labels but the file has emotion "
                         f"labels only ({', '.join(corpus.emotion_names)}); use --dataset iemocap or "
                         "data.labels = 'emotions'")
-    bound = SENTIMENT_RANGE.get(dataset, 3.0)
+    bound = spec.sentiment_range
     for s in SPLITS:
         y = corpus.splits[s].sentiment
         bad = np.flatnonzero(np.abs(y) > bound + 1e-6)
@@ -122,48 +93,29 @@ def _examples(corpus: Corpus, split: str, cfg: DataConfig, tokenizer: Any, mode:
     feats = [m for m in ("audio", "visual") if m in cfg.modalities]
     out = []
     for i in range(len(sp)):
-        inputs: dict[str, np.ndarray] = {}
-        rows = {m: sp.fields[m][i] for m in feats}
+        text: dict[str, Any] = {}
         if mode == "words":
-            ids, aligned = align_words(sp.words[i], rows, tokenizer, cfg.max_len)
-            if len(ids) == cfg.max_len:  # at the limit: count the tokens to know if it was cut
-                truncated["text"] += sum(len(tokenizer.tokenize(w)) or 1 for w in sp.words[i]) + 2 > cfg.max_len
-            inputs["text"] = ids
-            rows = aligned
+            text = {"words": sp.words[i], "word_aligned": True}
         elif mode == "ids":
-            x = sp.fields["text_ids"][i]
-            truncated["text"] += len(x) > cfg.max_len
-            inputs["text"] = shorten_ids(x, cfg.max_len)
+            text = {"token_ids": sp.fields["text_ids"][i]}
         elif mode == "vectors":
-            x = sp.fields["text_vectors"][i]
-            truncated["text"] += len(x) > cfg.max_len
-            inputs["text"] = x[: cfg.max_len]
-        for m in feats:
-            truncated[m] += len(rows[m]) > cfg.max_len
-            inputs[m] = shorten(rows[m], cfg.max_len, cfg.truncation)
-        text = sp.raw_text[i] if sp.raw_text is not None else ""
-        out.append(Example(sp.ids[i], inputs, labels[i].astype(np.float32), text))
+            text = {"text_vectors": sp.fields["text_vectors"][i]}
+        out.append(make_example(sp.ids[i], labels[i], features={m: sp.fields[m][i] for m in feats},
+                                max_len=cfg.max_len, truncation=cfg.truncation, tokenizer=tokenizer,
+                                text=sp.raw_text[i] if sp.raw_text is not None else "",
+                                truncated=truncated, **text))
     return out
 
 
-def require_path(dataset: str, cfg: DataConfig) -> None:
-    """data.path is given and exists (checked before a text encoder is loaded)."""
-    if not cfg.path:
-        raise DataError(f"data.path: dataset {dataset!r} reads a feature file; pass --data-path FILE "
-                        "(docs/datasets.md lists where the files come from)")
-    if not Path(cfg.path).exists():
-        raise FileNotFoundError(f"data.path: {cfg.path}: data file not found")
-
-
-def build(dataset: str, cfg: DataConfig, tokenizer: Any) -> DatasetSplits:
-    """Read ``cfg.path`` and build the splits of ``dataset`` (mosi, mosei, iemocap, sims)."""
-    require_path(dataset, cfg)
+def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
+    """Read ``cfg.path`` and build the splits of the dataset ``cfg.dataset`` described by ``spec``."""
+    dataset = cfg.dataset
     wanted = {m for m in ("audio", "visual") if m in cfg.modalities}
     if "text" in cfg.modalities:
         wanted.add("text_ids" if tokenizer is not None else "text_vectors")
     corpus = load_corpus(cfg.path, cfg.format, fields=wanted)
     path = corpus.source.get("converted_file", corpus.source.get("file", cfg.path))
-    kind, names = _labels(dataset, cfg, corpus, path)
+    kind, names = _labels(dataset, spec, cfg, corpus, path)
     missing = sorted(m for m in ("audio", "visual") if m in wanted and m not in corpus.splits["train"].fields)
     if missing:
         raise DataError(f"data.modalities: {missing} not in {path} (it has "
@@ -194,5 +146,5 @@ def build(dataset: str, cfg: DataConfig, tokenizer: Any) -> DatasetSplits:
         "repairs": repairs.totals(),
         "repairs_per_split": repairs.counts,
     }
-    task = "multilabel" if kind == "emotions" else "regression"
-    return DatasetSplits(**splits, dataset=dataset, task=task, label_names=names, dims=dims, info=info)
+    return DatasetSplits(**splits, dataset=dataset, task=spec.task(kind), label_names=names, dims=dims,
+                         metrics=spec.metric_family(kind), info=info)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import DataConfig
-from .align import align_words, word_vectors
+from .examples import make_example
 from .types import DatasetSplits, Example
 
 POSITIVE = (
@@ -94,12 +94,9 @@ def generate(cfg: DataConfig, tokenizer=None) -> DatasetSplits:
             c = rng.standard_normal(len(v))
             x = (u[j] + 0.5 * e) * v + noise[m] * (A @ n_utt + c + 0.5 * n_step @ A.T) + 0.3 * white
             feats[m] = x.astype(np.float32)
-        if tokenizer is not None:
-            ids, aligned = align_words(words, feats, tokenizer, cfg.max_len)
-            inputs = {"text": ids, **aligned}
-        else:
-            inputs = {"text": word_vectors(words), **feats}
-        return Example(idx, inputs, np.array([y], dtype=np.float32), " ".join(words))
+        return make_example(idx, np.array([y], dtype=np.float32), features=feats, words=words,
+                            tokenizer=tokenizer, word_aligned=True, max_len=cfg.max_len,
+                            truncation=cfg.truncation)
 
     splits = {
         name: [utterance(f"synth_{name}_{i:05d}") for i in range(count)]
@@ -112,5 +109,6 @@ def generate(cfg: DataConfig, tokenizer=None) -> DatasetSplits:
         task="regression",
         label_names=["sentiment"],
         dims=dims,
+        metrics="sentiment",
         info={"source": f"synth(seed={s.seed})", "reader": "synth"},
     )

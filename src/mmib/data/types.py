@@ -33,10 +33,12 @@ class DatasetSplits:
     test: list[Example]
     dataset: str
     task: str
-    """regression, multilabel or multiclass."""
+    """regression or multilabel."""
     label_names: list[str]
     dims: dict[str, int]
     """Feature dim per modality (text: the vector dim, or 0 for token ids)."""
+    metrics: str = "auto"
+    """The metric family the dataset is scored with (its spec's choice; docs/metrics.md)."""
     info: dict[str, Any] = field(default_factory=dict)
     """Provenance: source file, reader, repairs made, split sizes."""
 

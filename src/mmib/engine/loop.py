@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from ..data import Batch, batch_order, collate
 from ..data.batching import length_sorted_batches
 from ..data.types import Example
-from ..models import MIBModel
+from ..models import MIBModel, MIBOutput
 from ..objectives import MIBObjective
 from ..objectives.kl import gaussian_kl
 from .speed import autocast, float_outputs
@@ -30,12 +30,6 @@ class Predictions:
     kl: dict[str, np.ndarray] = field(default_factory=dict)
     fused: np.ndarray | None = None
     terms: dict[str, float] = field(default_factory=dict)
-
-
-def batches(examples: list[Example], modalities: list[str], batch_size: int, *, pad_to: int | None,
-            shuffle: bool = False, generator: torch.Generator | None = None, bucket: bool = True):
-    for idx in batch_order(examples, batch_size, shuffle=shuffle, generator=generator, bucket=bucket):
-        yield collate([examples[i] for i in idx], modalities, pad_to)
 
 
 def train_step(
@@ -115,6 +109,69 @@ def train_one_epoch(
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
+def infer(model: MIBModel, batch: Batch, *, inference: str = "mean", mc_samples: int = 10,
+          amp: torch.dtype | None = None) -> MIBOutput:
+    """The model's outputs on one batch (no gradients needed): ``inference`` mean (z = mu),
+    sample (one draw of z, as the reference code) or mc (the final prediction averaged over
+    ``mc_samples`` draws); fp32 outputs after an ``amp`` forward pass."""
+    with autocast(batch.labels.device, amp):
+        out = model(batch.inputs, batch.masks, sample=inference != "mean")
+        if inference == "mc":
+            draws = [out.prediction] + [model(batch.inputs, batch.masks, sample=True).prediction
+                                        for _ in range(mc_samples - 1)]
+            out.prediction = torch.stack(draws).mean(0)
+            out.heads["fused"] = out.prediction
+    return float_outputs(out) if amp is not None else out
+
+
+class _Collect:
+    """Per-utterance outputs of successive batches, and the running mean of each loss term."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.preds: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+        self.fused: list[torch.Tensor] = []
+        self.heads: dict[str, list[torch.Tensor]] = {}
+        self.kls: dict[str, list[torch.Tensor]] = {}
+        self.sums: dict[str, float] = {}
+        self.n = 0
+
+    def add(self, batch: Batch, out: MIBOutput, terms: dict[str, torch.Tensor] | None) -> None:
+        for k, v in (terms or {}).items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v) * len(batch)
+        self.n += len(batch)
+        self.ids.extend(batch.ids)
+        self.preds.append(out.prediction.float().cpu())
+        self.labels.append(batch.labels.cpu())
+        self.fused.append(out.fused.float().cpu())
+        for k, v in out.heads.items():
+            self.heads.setdefault(k, []).append(v.float().cpu())
+        for k, post in out.posteriors.items():
+            self.kls.setdefault(k, []).append(gaussian_kl(post.mu.float(), post.sigma.float()).mean(1).cpu())
+
+    def result(self, order: np.ndarray | None = None) -> Predictions:
+        """``order``: positions in batch order of the utterances in the wanted order."""
+        def cat(xs: list[torch.Tensor]) -> np.ndarray:
+            a = torch.cat(xs).numpy()
+            return a if order is None else a[order]
+        ids = self.ids if order is None else [self.ids[i] for i in order]
+        return Predictions(ids=ids, pred=cat(self.preds), labels=cat(self.labels),
+                           heads={k: cat(v) for k, v in self.heads.items()},
+                           kl={k: cat(v) for k, v in self.kls.items()}, fused=cat(self.fused),
+                           terms={k: v / max(self.n, 1) for k, v in self.sums.items()})
+
+
+@torch.no_grad()
+def predict_batch(model: MIBModel, batch: Batch, *, inference: str = "mean", mc_samples: int = 10,
+                  amp: torch.dtype | None = None) -> Predictions:
+    """:func:`predict` for one batch that is already collated (and on the model's device)."""
+    model.eval()
+    c = _Collect()
+    c.add(batch, infer(model, batch, inference=inference, mc_samples=mc_samples, amp=amp), None)
+    return c.result()
+
+
 @torch.no_grad()
 def predict(
     model: MIBModel,
@@ -131,9 +188,7 @@ def predict(
     desc: str = "eval",
     amp: torch.dtype | None = None,
 ) -> Predictions:
-    """Outputs for every example in file order. ``inference``: mean (z = mu), sample (one
-    draw of z, as the reference code) or mc (average of ``mc_samples`` draws); ``amp``:
-    autocast dtype of the forward pass (None = fp32).
+    """Outputs for every example in file order (``inference``, ``amp``: as in :func:`infer`).
 
     With dynamic padding (``pad_to`` None) the batches hold utterances of similar length
     (sorted, at most ``batch_size``), so little padding is computed; outputs come back in
@@ -145,40 +200,9 @@ def predict(
     else:
         chunks = [list(range(i, min(i + batch_size, len(examples)))) for i in range(0, len(examples), batch_size)]
     index = [i for c in chunks for i in c]
-    ids: list[str] = []
-    preds, labels, fused = [], [], []
-    heads: dict[str, list] = {}
-    kls: dict[str, list] = {}
-    sums: dict[str, float] = {}
-    n = 0
+    c = _Collect()
     for idx in tqdm(chunks, desc=desc, leave=False, disable=None if progress else True, unit="batch"):
         batch: Batch = collate([examples[i] for i in idx], modalities, pad_to).to(device)
-        with autocast(batch.labels.device, amp):
-            out = model(batch.inputs, batch.masks, sample=inference != "mean")
-            if inference == "mc":
-                draws = [out.prediction] + [model(batch.inputs, batch.masks, sample=True).prediction
-                                            for _ in range(mc_samples - 1)]
-                out.prediction = torch.stack(draws).mean(0)
-                out.heads["fused"] = out.prediction
-        if amp is not None:
-            out = float_outputs(out)
-        if objective is not None:
-            for k, v in objective(out, batch.labels).items():
-                sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
-        n += len(batch)
-        ids.extend(batch.ids)
-        preds.append(out.prediction.float().cpu())
-        labels.append(batch.labels.cpu())
-        fused.append(out.fused.float().cpu())
-        for k, v in out.heads.items():
-            heads.setdefault(k, []).append(v.float().cpu())
-        for k, post in out.posteriors.items():
-            kls.setdefault(k, []).append(gaussian_kl(post.mu.float(), post.sigma.float()).mean(1).cpu())
-    back = np.argsort(np.asarray(index, dtype=np.int64), kind="stable")  # batch order -> file order
-    cat = lambda xs: torch.cat(xs).numpy()[back]  # noqa: E731
-    ids = [ids[i] for i in back]
-    return Predictions(
-        ids=ids, pred=cat(preds), labels=cat(labels),
-        heads={k: cat(v) for k, v in heads.items()}, kl={k: cat(v) for k, v in kls.items()},
-        fused=cat(fused), terms={k: v / max(n, 1) for k, v in sums.items()},
-    )
+        out = infer(model, batch, inference=inference, mc_samples=mc_samples, amp=amp)
+        c.add(batch, out, objective(out, batch.labels) if objective is not None else None)
+    return c.result(np.argsort(np.asarray(index, dtype=np.int64), kind="stable"))  # batch order -> file order

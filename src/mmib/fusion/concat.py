@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import FUSIONS
+from .registry import FUSIONS
 
 
 @FUSIONS.register("concat")

@@ -22,7 +22,7 @@ from itertools import combinations
 import torch
 from torch import nn
 
-from . import FUSIONS
+from .registry import FUSIONS
 
 
 def _affinity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from . import FUSIONS
+from .registry import FUSIONS
 
 
 def outer_tensor(xs: list[torch.Tensor]) -> torch.Tensor:

@@ -1,9 +1,8 @@
 """The MIB model family assembled from parts: unimodal encoders -> bottlenecks -> fusion.
 
-Variants (method.md): ``emib`` fuse then one IB head; ``lmib`` an IB head per modality,
-fuse the codes, decode; ``cmib`` both; ``bmib`` E-MIB's architecture (trained with
-beta = 0 by the objective); ``noib`` the same encoders and fusion with no IB heads.
-The model holds no optimiser, no beta and no device.
+Which bottlenecks a variant has comes from its :class:`~mmib.models.variants.VariantSpec`
+(emib: fused; lmib: per modality; cmib: both; bmib: E-MIB's; noib: none). The model holds
+no optimiser, no beta and no device.
 """
 
 from __future__ import annotations
@@ -12,27 +11,33 @@ import torch
 from torch import nn
 
 from ..config import ConfigError, ModelConfig
-from ..encoders import PretrainedTextEncoder, SequenceEncoder, pool
-from ..encoders.text import Backbone
-from ..fusion import build_fusion, fuses_posteriors
+from ..encoders import Backbone, PretrainedTextEncoder, SequenceEncoder, pool
+from ..fusion import FUSIONS, build_fusion, fuses_posteriors
 from .ib import IBHead
 from .outputs import MIBOutput, Posterior
-
-PER_MODALITY_IB = ("lmib", "cmib")
-FUSED_IB = ("emib", "bmib", "cmib")
+from .variants import VARIANTS, VariantSpec, variants_with_unimodal_ib
 
 
 def check_fusion(cfg: ModelConfig) -> None:
-    """A posterior fusion (``poe``) needs per-modality posteriors: only lmib and cmib have them."""
-    if fuses_posteriors(cfg.fusion) and cfg.variant not in PER_MODALITY_IB:
+    """The variant / fusion pairing: a posterior fusion (``poe``) needs per-modality
+    posteriors, which only variants with unimodal IBs have, and every modality's; unimodal
+    IBs can only be removed from a variant that has them. Raises ConfigError."""
+    spec = VARIANTS.get(cfg.variant)
+    posterior = fuses_posteriors(cfg.fusion)
+    if posterior and not spec.unimodal_ib:
+        vector = ", ".join(n for n in FUSIONS.names() if not fuses_posteriors(n))
         raise ConfigError(
             f"model.fusion = {cfg.fusion!r} fuses per-modality Gaussian posteriors, which variant "
-            f"{cfg.variant!r} does not have; use model.variant = 'lmib' or 'cmib', or a vector "
-            "fusion (concat, addition, multiplication, tensor, lowrank, graph)")
-    if fuses_posteriors(cfg.fusion) and cfg.no_ib_modalities:
+            f"{cfg.variant!r} does not have; use model.variant = "
+            f"{' or '.join(repr(v) for v in variants_with_unimodal_ib())}, or a vector fusion ({vector})")
+    if posterior and cfg.no_ib_modalities:
         raise ConfigError(
-            f"model.fusion = {cfg.fusion!r} fuses every modality's posterior; it cannot be used with "
-            f"model.no_ib_modalities = {cfg.no_ib_modalities!r}")
+            f"model.no_ib_modalities: expected an empty list with model.fusion = {cfg.fusion!r} (a product "
+            f"of experts needs every modality's posterior), got {cfg.no_ib_modalities!r}")
+    if cfg.no_ib_modalities and not spec.unimodal_ib:
+        raise ConfigError(
+            f"model.no_ib_modalities: expected an empty list unless model.variant is "
+            f"{' or '.join(variants_with_unimodal_ib())} (only they have unimodal IBs), got {cfg.no_ib_modalities!r}")
 
 
 class MIBModel(nn.Module):
@@ -49,9 +54,12 @@ class MIBModel(nn.Module):
         dims: dict[str, int],
         out_dim: int,
         backbone: Backbone | None = None,
+        *,
+        spec: VariantSpec | None = None,
     ):
         super().__init__()
         self.cfg = cfg
+        self.spec = spec = spec or VARIANTS.get(cfg.variant)
         self.modalities = list(modalities)
         d = cfg.d
         masked = cfg.pooling == "masked"
@@ -72,12 +80,12 @@ class MIBModel(nn.Module):
         self.fuses_posteriors = fuses_posteriors(cfg.fusion)
         # modalities with a unimodal bottleneck (lmib / cmib; Table V removes it from some)
         self.ib_modalities = ([m for m in self.modalities if m not in cfg.no_ib_modalities]
-                              if cfg.variant in PER_MODALITY_IB else [])
+                              if spec.unimodal_ib else [])
         if self.ib_modalities:
             self.unimodal_ib = nn.ModuleDict({m: IBHead(d, cfg.ib_hidden) for m in self.ib_modalities})
             self.unimodal_decoders = nn.ModuleDict({m: nn.Linear(d, out_dim) for m in self.ib_modalities})
         self.fusion = build_fusion(cfg.fusion, [d] * len(self.modalities), d, **cfg.fusion_options)
-        if cfg.variant in FUSED_IB:
+        if spec.fused_ib:
             self.fused_ib = IBHead(d, cfg.ib_hidden)
         self.decoder = nn.Linear(d, out_dim)
 
@@ -117,7 +125,7 @@ class MIBModel(nn.Module):
             fusion_posterior = Posterior(x=mu, mu=mu, sigma=sigma, z=fused)
         else:
             fused = self.fusion(codes)  # (B, d)
-        if self.cfg.variant in FUSED_IB:
+        if self.spec.fused_ib:
             post = self.fused_ib(fused, sample)
             posteriors["fused"] = post
             fused = post.z

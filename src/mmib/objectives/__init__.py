@@ -8,17 +8,11 @@ coral, orthogonality, euclidean, cosine (paper Table X).
 
 from __future__ import annotations
 
-from typing import Callable
+from ..registry import import_parts
+from .objective import MIBObjective, build_objective
+from .registry import CONSTRAINTS
+from .task import TASK_LOSSES, output_dim
 
-import torch
-
-from ..models.outputs import Posterior
-from ..registry import Registry
-
-CONSTRAINTS: Registry[Callable[[Posterior], torch.Tensor]] = Registry("constraint")
-
-from . import coral, distances, kl, mmd, orthogonality  # noqa: E402,F401  (registers the built-ins)
-from .objective import MIBObjective, build_objective  # noqa: E402
-from .task import TASK_LOSSES, output_dim  # noqa: E402
+import_parts(__name__)
 
 __all__ = ["CONSTRAINTS", "MIBObjective", "TASK_LOSSES", "build_objective", "output_dim"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..models.outputs import Posterior
-from . import CONSTRAINTS
+from .registry import CONSTRAINTS
 
 
 def covariance(x: torch.Tensor) -> torch.Tensor:

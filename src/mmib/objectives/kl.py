@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..models.outputs import Posterior
-from . import CONSTRAINTS
+from .registry import CONSTRAINTS
 
 
 def gaussian_kl(mu: torch.Tensor, sigma: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from ..models.outputs import Posterior
-from . import CONSTRAINTS
+from .registry import CONSTRAINTS
 
 
 def gaussian_mmd2(x: torch.Tensor, z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 from ..config import ExperimentConfig
+from ..models import constraint_weight
 from ..models.outputs import MIBOutput
-from . import CONSTRAINTS
+from .registry import CONSTRAINTS
 from .task import TASK_LOSSES
 
 
@@ -38,6 +39,6 @@ class MIBObjective:
 
 
 def build_objective(cfg: ExperimentConfig, task: str) -> MIBObjective:
-    """``bmib`` is E-MIB with the constraint removed, so its beta is 0 whatever the config says."""
-    beta = 0.0 if cfg.model.variant == "bmib" else cfg.objective.beta
-    return MIBObjective(task, cfg.objective.constraint, beta)
+    """The objective of a config; a variant whose constraint is off (bmib) trains with beta = 0
+    whatever the config says (:func:`mmib.models.constraint_weight`)."""
+    return MIBObjective(task, cfg.objective.constraint, constraint_weight(cfg))

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.outputs import Posterior
-from . import CONSTRAINTS
+from .registry import CONSTRAINTS
 
 
 @CONSTRAINTS.register("orthogonality")

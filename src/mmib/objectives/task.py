@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from ..registry import Registry
 
 TaskLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-TASK_LOSSES: Registry[TaskLoss] = Registry("task")
+TASK_LOSSES: Registry[TaskLoss] = Registry("task", key="objective.task")
 
 
 @TASK_LOSSES.register("regression")
@@ -25,13 +25,7 @@ def binary_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
-@TASK_LOSSES.register("multiclass")
-def ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """logits (B, K), labels (B, 1) class indices: cross-entropy."""
-    return F.cross_entropy(logits, labels[:, 0].long())
-
-
 def output_dim(task: str, n_labels: int) -> int:
-    """Decoder width: 1 for regression, one logit per label/class otherwise."""
+    """Decoder width: 1 for regression, one logit per label otherwise."""
     TASK_LOSSES.get(task)
     return 1 if task == "regression" else n_labels

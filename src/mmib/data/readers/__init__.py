@@ -1,10 +1,11 @@
 """Readers: a data file -> a validated :class:`~mmib.data.corpus.Corpus`.
 
-``READERS`` maps a format name to ``fn(obj, path) -> Corpus`` for pickle formats (``obj``
-is the safely unpickled top level); the converted format is read from the file itself.
-``load_corpus(path, fmt)`` picks the reader from the file's structure when ``fmt`` is
-``auto``, records provenance, prints one line per repaired field and keeps the last
-corpus in memory so that training and the final evaluation read the file once.
+``READERS`` maps a format name to a :class:`ReaderSpec` (``read(obj, path) -> Corpus`` on the
+safely unpickled top level, and ``looks_like(train_split)``); each reader registers itself
+in its own file, and every file of this folder is imported, so adding a reader is one new
+file (docs/extending.md). The converted format (``mmib data convert``) is recognised from
+the file itself. ``load_corpus(path, fmt)`` picks the reader from the file's structure when
+``fmt`` is ``auto``, records provenance and prints one line per repaired field.
 """
 
 from __future__ import annotations
@@ -12,35 +13,34 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ...registry import Registry
+from ...registry import import_parts
 from ..corpus import Corpus
 from ..safe_pickle import safe_load
 from ..validate import DataError, RepairLog, describe
-from . import converted, magbert, mmsa, mult
+from . import converted
 from .common import get_splits
+from .registry import READERS, ReaderSpec
 
-READERS: Registry[Callable[[Any, Path], Corpus]] = Registry("data format")
-READERS.register("mmsa")(mmsa.read)
-READERS.register("magbert")(magbert.read)
-READERS.register("mult")(mult.read)
-FORMATS = ("auto", "converted", *READERS.names())
 
-_DETECTORS = (("mmsa", mmsa.looks_like), ("mult", mult.looks_like), ("magbert", magbert.looks_like))
+def formats() -> tuple[str, ...]:
+    """Every value ``data.format`` accepts: auto, converted and the registered readers."""
+    return ("auto", "converted", *READERS.names())
 
 
 def detect(obj: Any, path: Path) -> str:
     """The pickle format whose structure ``obj`` has (looked up on the train split)."""
     train = get_splits(obj, path)["train"]
-    for name, looks_like in _DETECTORS:
-        if looks_like(train):
+    for name, spec in sorted(READERS.items(), key=lambda item: item[1].priority):
+        if spec.looks_like(train):
             return name
     raise DataError(
         f"{path}: cannot tell the format from its structure: split 'train' is a {describe(train)}. "
         "Expected an MMSA split (dict with regression_labels / text_bert), a Multimodal Transformer "
         "split (dict with text, audio, vision, labels) or a MAG-BERT split (list of ((words, visual, "
-        "acoustic), label, segment)); see docs/datasets.md or set data.format"
+        f"acoustic), label, segment)); see docs/datasets.md or set data.format (one of "
+        f"{', '.join(formats()[1:])})"
     )
 
 
@@ -62,25 +62,19 @@ KNOWN_FILES = {
     "c9e20c13ec0454d98bb9c1e520e490c75146bfa2dfeeea78d84de047dbdd442f": "MMSA SIMS/Processed/unaligned_39.pkl",
 }
 
-_CACHE: dict[tuple, Corpus] = {}
-
-
 def load_corpus(path: str | Path, fmt: str = "auto", *, fields: set[str] | None = None,
                 log: bool = True) -> Corpus:
     """Read, validate and repair a data file; ``fmt``: auto, converted or a READERS name.
 
     ``fields`` (converted files only) limits the feature fields read. Repairs are printed
-    to stderr, one line per field, when the file is read (not on a cache hit).
+    to stderr, one line per field.
     """
     path = Path(path).expanduser()
-    if fmt not in FORMATS:
-        raise DataError(f"data.format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt not in formats():
+        raise DataError(f"data.format: expected one of {', '.join(formats())}, got {fmt!r}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: data file not found" + (" (it is a directory)" if path.is_dir() else ""))
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, fmt, frozenset(fields) if fields else None)
-    if key in _CACHE:
-        return _CACHE[key]
     if converted.is_converted(path):
         if fmt not in ("auto", "converted"):
             raise DataError(f"{path}: a file written by `mmib data convert`, but data.format = {fmt!r}; "
@@ -93,7 +87,7 @@ def load_corpus(path: str | Path, fmt: str = "auto", *, fields: set[str] | None 
             raise DataError(f"{path}: not a file written by `mmib data convert` (data.format = 'converted')")
         obj = safe_load(path)
         name = detect(obj, path) if fmt == "auto" else fmt
-        corpus = READERS.get(name)(obj, path).check(str(path))
+        corpus = READERS.get(name).read(obj, path).check(str(path))
         del obj
         digest = sha256(path)
         corpus.source = {"file": str(path.resolve()), "bytes": stat.st_size, "sha256": digest, "reader": name,
@@ -104,9 +98,9 @@ def load_corpus(path: str | Path, fmt: str = "auto", *, fields: set[str] | None 
         repairs.merge(corpus.repairs)
         for line in repairs.lines(prefix=f"mmib data: {path.name}: "):
             print(line + when, file=sys.stderr, flush=True)
-    _CACHE.clear()  # keep one corpus: real files are large
-    _CACHE[key] = corpus
     return corpus
 
 
-__all__ = ["FORMATS", "READERS", "detect", "load_corpus"]
+import_parts(__name__)
+
+__all__ = ["READERS", "ReaderSpec", "detect", "formats", "load_corpus"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .registry import READERS, ReaderSpec
 from ..corpus import Corpus, CorpusSplit, Ragged
 from ..validate import RepairLog, describe, fail
 from .common import MOSEI_EMOTIONS, emotions_from_intensity, get_splits, to_str
@@ -97,3 +98,7 @@ def read(obj: Any, path: Path) -> Corpus:
     return Corpus(splits, "magbert", emotion_names=list(MOSEI_EMOTIONS) if label_size == 7 else [],
                   word_aligned=True, repairs=repairs.counts,
                   notes=["one audio/visual row per word, repeated over the word's sub-tokens"])
+
+
+READERS.add("magbert", ReaderSpec("MAG-BERT pickles (mosi.pkl, mosei.pkl: word-aligned)",
+                                 read, looks_like, priority=30))

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .registry import READERS, ReaderSpec
 from ..corpus import Corpus, CorpusSplit, Ragged
 from ..validate import RepairLog, as_array, check_count, describe, fail
 from .common import (MOSEI_EMOTIONS, check_lengths, emotions_from_intensity, float_ragged, get_splits,
@@ -122,3 +123,7 @@ def read(obj: Any, path: Path) -> Corpus:
                                     emotions, raw)
     return Corpus(splits, "mmsa", emotion_names=list(MOSEI_EMOTIONS) if has_emotions else [],
                   repairs=repairs.counts, notes=sorted(notes))
+
+
+READERS.add("mmsa", ReaderSpec("MMSA toolkit pickles (aligned_50 / unaligned_50 / unaligned_39)",
+                              read, looks_like, priority=10))

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .registry import READERS, ReaderSpec
 from ..corpus import Corpus, CorpusSplit, Ragged
 from ..validate import RepairLog, as_array, check_count, describe, fail
 from .common import (IEMOCAP_EMOTIONS, MOSEI_EMOTIONS, emotions_from_intensity, emotions_from_onehot,
@@ -79,3 +80,7 @@ def read(obj: Any, path: Path) -> Corpus:
     return Corpus(splits, "mult", emotion_names=names or [], repairs=repairs.counts,
                   notes=["zero padding (text on the left) dropped: each modality keeps the rows between "
                          "its first and last non-zero row"])
+
+
+READERS.add("mult", ReaderSpec("Multimodal Transformer pickles (*_data.pkl, *_data_noalign.pkl)",
+                              read, looks_like, priority=20))

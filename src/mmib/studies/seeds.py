@@ -14,20 +14,18 @@ finished seeds and resumes an interrupted one, so a group can be completed piece
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
-from . import config as config_mod
-from .config import ExperimentConfig
-from .engine.checkpoint import atomic_write_text
-from .metrics import headline_keys
-from .report import render_table
+from .. import config as config_mod
+from ..config import ExperimentConfig
+from ..engine import fit, read_summary
+from ..engine.checkpoint import atomic_write_text
+from ..models import VARIANTS, constraint_weight
+from ..report import groups
+from .stats import aggregate, numeric
 
 GROUP_FORMAT = "mmib-seed-group-1"
 
@@ -59,30 +57,15 @@ def seed_dir(group: Path, seed: int) -> Path:
     return Path(group) / f"seed-{seed}"
 
 
-def _base_toml(cfg: ExperimentConfig) -> str:
+def base_toml(cfg: ExperimentConfig) -> str:
     """The config with the seed neutralised: what must agree between reruns of a group."""
     return config_mod.set_value(cfg, "train.seed", 0).to_toml()
 
 
-def _numeric(d: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-
-def aggregate(per_seed: dict[int, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Mean and sample std (ddof = 1; 0 for a single seed) of every metric all seeds have."""
-    keys = [k for k in next(iter(per_seed.values())) if all(k in m for m in per_seed.values())]
-    out: dict[str, dict[str, float]] = {"mean": {}, "std": {}}
-    for k in keys:
-        vals = np.array([m[k] for m in per_seed.values()], dtype=np.float64)
-        out["mean"][k] = float(vals.mean())
-        out["std"][k] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-    return out
-
-
 def model_label(cfg: ExperimentConfig) -> dict[str, Any]:
     m, o = cfg.model, cfg.objective
-    return {"variant": m.variant, "fusion": m.fusion, "constraint": o.constraint,
-            "beta": 0.0 if m.variant == "bmib" else o.beta, "text_encoder": m.text_encoder,
+    return {"variant": m.variant, "fusion": m.fusion, "constraint": o.constraint, "beta": constraint_weight(cfg),
+            "constraint_off": VARIANTS.get(m.variant).constraint_off, "text_encoder": m.text_encoder,
             "modalities": list(cfg.data.modalities)}
 
 
@@ -98,47 +81,15 @@ def collect(group: Path, summaries: dict[int, dict[str, Any]], cfg: ExperimentCo
         "best_epochs": {str(k): s["best_epoch"] for k, s in sorted(summaries.items())},
     }
     for split in ("test", "valid"):
-        per = {k: _numeric(s[split]) for k, s in sorted(summaries.items())}
+        per = {k: numeric(s[split]) for k, s in sorted(summaries.items())}
         res[split] = {**aggregate(per), "per_seed": {str(k): v for k, v in per.items()}}
     return res
 
 
-def table(results: list[dict[str, Any]], *, markdown: bool = False, split: str = "test") -> str:
-    """Rows = groups (name), columns = the headline metrics, cells = mean ± std."""
-    cols = headline_keys(results[0][split]["mean"])
-    rows = [(r["name"], {k: (r[split]["mean"][k], r[split]["std"][k]) for _, k in cols
-                         if k in r[split]["mean"]}) for r in results]
-    return render_table(rows, cols, markdown=markdown)
-
-
-def caption(res: dict[str, Any]) -> str:
-    m = res["model"]
-    conv = (f"convention {res['metric_convention']}" if res["metric_family"] == "sentiment"
-            else f"metrics {res['metric_family']}")
-    return (f"{res['name']}: {m['variant']} + {m['fusion']}, beta {m['beta']:g}, on {res['dataset']}; "
-            f"test metrics of the epoch selected on valid, mean ± std over {len(res['seeds'])} seeds "
-            f"{res['seeds']}; {conv}")
-
-
-def to_csv(res: dict[str, Any], split: str = "test") -> str:
-    part = res[split]
-    keys = list(part["mean"])
-    lead = [k for _, k in headline_keys(part["mean"])]
-    keys = lead + [k for k in keys if k not in lead]
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["seed", "run"] + keys)
-    for seed, m in part["per_seed"].items():
-        w.writerow([seed, f"seed-{seed}"] + [repr(m.get(k, float("nan"))) for k in keys])
-    for stat in ("mean", "std"):
-        w.writerow([stat, ""] + [repr(part[stat][k]) for k in keys])
-    return buf.getvalue()
-
-
 def write_results(group: Path, res: dict[str, Any]) -> None:
     atomic_write_text(group / "results.json", json.dumps(res, indent=2))
-    atomic_write_text(group / "results.csv", to_csv(res))
-    atomic_write_text(group / "results.md", f"{caption(res)}\n\n{table([res], markdown=True)}")
+    atomic_write_text(group / "results.csv", groups.to_csv(res))
+    atomic_write_text(group / "results.md", groups.markdown(res))
 
 
 def _prepare(group: Path, cfg: ExperimentConfig, seeds: list[int], overwrite: bool) -> None:
@@ -147,7 +98,7 @@ def _prepare(group: Path, cfg: ExperimentConfig, seeds: list[int], overwrite: bo
         raise GroupExistsError(f"{group} is a single run, not a seed group; choose another --name")
     if meta.exists():
         old = json.loads(meta.read_text())
-        if old.get("config") != _base_toml(cfg):
+        if old.get("config") != base_toml(cfg):
             if not overwrite:
                 raise GroupExistsError(
                     f"{group} holds a seed group with a different config; use --overwrite to "
@@ -156,20 +107,20 @@ def _prepare(group: Path, cfg: ExperimentConfig, seeds: list[int], overwrite: bo
                 shutil.rmtree(d)
             for f in ("results.json", "results.csv", "results.md"):
                 (group / f).unlink(missing_ok=True)
-        seeds = sorted(set(old.get("seeds", [])) | set(seeds)) if old.get("config") == _base_toml(cfg) else seeds
+        seeds = sorted(set(old.get("seeds", [])) | set(seeds)) if old.get("config") == base_toml(cfg) else seeds
     elif group.exists() and any(group.iterdir()) and not overwrite:
         raise GroupExistsError(f"{group} exists and is not a seed group; use --overwrite or another --name")
     group.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(meta, json.dumps({"format": GROUP_FORMAT, "seeds": seeds, "config": _base_toml(cfg)},
+    atomic_write_text(meta, json.dumps({"format": GROUP_FORMAT, "seeds": seeds, "config": base_toml(cfg)},
                                        indent=2))
 
 
-def run_seeds(cfg: ExperimentConfig, seeds: list[int], *, overwrite: bool = False, quiet: bool = False,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_seeds(cfg: ExperimentConfig, seeds: list[int], *, overwrite: bool = False,
+              log: Callable[[str], None] | None = None, train_log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train ``cfg`` once per seed under ``<out_dir>/<name>/seed-<k>`` and aggregate the
-    test metrics of each run's selected epoch. Returns the results.json content."""
-    from .engine import fit
-
+    test metrics of each run's selected epoch. Returns the results.json content. ``log``: one
+    line per seed; ``train_log``: the runs' own lines (epochs)."""
+    log = log or (lambda m: None)
     group = Path(cfg.out_dir) / cfg.name
     _prepare(group, cfg, seeds, overwrite)
     summaries: dict[int, dict[str, Any]] = {}
@@ -178,17 +129,15 @@ def run_seeds(cfg: ExperimentConfig, seeds: list[int], *, overwrite: bool = Fals
         cfg_k = config_mod.set_value(cfg, "train.seed", seed)
         if (run / "summary.json").exists():
             log(f"[{i + 1}/{len(seeds)}] seed {seed}: finished earlier, reusing {run}")
-            summaries[seed] = json.loads((run / "summary.json").read_text())
+            summaries[seed] = read_summary(run)
             continue
         log(f"[{i + 1}/{len(seeds)}] seed {seed}: training in {run}")
-        if (run / "state.pt").exists():
-            summaries[seed] = fit(cfg_k, run_dir=run, resume=True, quiet=quiet)
-        else:
-            summaries[seed] = fit(cfg_k, run_dir=run, quiet=quiet)
+        resume = (run / "state.pt").exists()
+        summaries[seed] = fit(cfg_k, run_dir=run, resume=resume, log=train_log).summary
     res = collect(group, summaries, cfg)
     write_results(group, res)
     return res
 
 
-__all__ = ["GroupExistsError", "aggregate", "caption", "collect", "parse_seeds", "run_seeds", "seed_dir",
-           "table", "to_csv", "write_results"]
+__all__ = ["GROUP_FORMAT", "GroupExistsError", "base_toml", "collect", "model_label", "parse_seeds", "run_seeds",
+           "seed_dir", "write_results"]

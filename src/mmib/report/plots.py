@@ -13,7 +13,6 @@ module never changes the global pyplot backend.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +21,24 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .metrics import headline_keys, is_percent
+from ..engine import Experiment, read_log, read_summary
+from ..metrics import headline_keys, is_percent
+from ..models import VARIANTS, constraint_weight
 
 PLOTS = ("curves", "kl", "tsne")
 
 
-def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The per-epoch records of ``metrics.jsonl`` (one dict per finished epoch)."""
-    f = Path(run_dir) / "metrics.jsonl"
-    if not f.exists():
-        raise FileNotFoundError(f"{f}: no training log; expected a run directory made by mmib train")
-    rows = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+def _log(run_dir: Path) -> list[dict[str, Any]]:
+    rows = read_log(run_dir)
     if not rows:
-        raise ValueError(f"{f}: the log is empty (no epoch finished yet)")
+        raise ValueError(f"{run_dir / 'metrics.jsonl'}: the log is empty (no epoch finished yet)")
     return rows
 
 
 def _selected_epoch(run_dir: Path, log: list[dict[str, Any]]) -> int:
-    s = run_dir / "summary.json"
-    if s.exists():
-        return int(json.loads(s.read_text())["best_epoch"])
+    """The selected epoch (epochs count from 1)."""
+    if (run_dir / "summary.json").exists():
+        return int(read_summary(run_dir)["best_epoch"])
     chosen = [r["epoch"] for r in log if r.get("selected")]
     return chosen[-1] if chosen else log[-1]["epoch"]
 
@@ -67,9 +64,9 @@ def learning_curves(run_dir: str | Path, out: str | Path) -> Path:
     """Three panels: total loss, task loss per head (train solid, valid dashed) and the valid
     headline metrics; a dotted line marks the epoch selected on the validation split."""
     run_dir = Path(run_dir)
-    log = read_log(run_dir)
-    ep = np.array([r["epoch"] + 1 for r in log])
-    best = _selected_epoch(run_dir, log) + 1
+    log = _log(run_dir)
+    ep = np.array([r["epoch"] for r in log])
+    best = _selected_epoch(run_dir, log)
     fig = Figure(figsize=(14, 4.2), layout="constrained")
     ax1, ax2, ax3 = fig.subplots(1, 3)
     ax1.plot(ep, [r["train"]["loss"] for r in log], "o-", label="train")
@@ -106,12 +103,12 @@ def constraint_curves(run_dir: str | Path, out: str | Path) -> Path:
     """The constraint term of each bottleneck per epoch (train solid, valid dashed). The KL
     is the mean over latent dimensions of KL(N(mu, sigma^2) || N(0, 1)), as optimised."""
     run_dir = Path(run_dir)
-    log = read_log(run_dir)
+    log = _log(run_dir)
     terms = constraint_terms(log)
     if not terms:
         raise ValueError(f"{run_dir}: the log has no constraint terms (a model without bottlenecks, "
                          "variant noib); nothing to plot")
-    ep = np.array([r["epoch"] + 1 for r in log])
+    ep = np.array([r["epoch"] for r in log])
     fig = Figure(figsize=(8.5, 4.5), layout="constrained")
     ax = fig.subplots()
     values = []
@@ -128,7 +125,7 @@ def constraint_curves(run_dir: str | Path, out: str | Path) -> Path:
     ax.set(xlabel="epoch", ylabel=f"{name.upper()} (mean over latent dims)",
            title=f"{run_name(run_dir)}: {name.upper()} of each bottleneck over training")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.axvline(_selected_epoch(run_dir, log) + 1, color="k", linestyle=":", linewidth=1)
+    ax.axvline(_selected_epoch(run_dir, log), color="k", linestyle=":", linewidth=1)
     ax.grid(alpha=0.3)
     # beside the axes, so that no curve is ever hidden behind it
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -138,13 +135,11 @@ def constraint_curves(run_dir: str | Path, out: str | Path) -> Path:
 def fused_codes(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """The fused representation (N, d) of a split under the run's selected checkpoint, with
     labels (N, K), the task and a label for the run."""
-    from .engine.evaluate import load_setup
-
-    s, _ = load_setup(run_dir)
+    s = Experiment.load(run_dir)
     p = s.predict(split)
     c = s.cfg
-    beta = 0.0 if c.model.variant == "bmib" else c.objective.beta
-    ib = c.model.variant != "noib" and beta > 0
+    beta = constraint_weight(c)
+    ib = VARIANTS.get(c.model.variant).has_ib and beta > 0
     title = f"{run_name(Path(run_dir))}: {c.model.variant}, beta {beta:g} ({'with' if ib else 'without'} IB)"
     return {"codes": p.fused, "labels": p.labels, "task": s.task, "label_names": s.data.label_names,
             "title": title}
@@ -248,4 +243,4 @@ def resolve_run(path: str | Path, log=print) -> Path:
 
 
 __all__ = ["PLOTS", "constraint_curves", "embed", "fused_codes", "learning_curves", "neighbour_agreement",
-           "plot_run", "read_log", "tsne"]
+           "plot_run", "tsne"]

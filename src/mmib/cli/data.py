@@ -9,9 +9,9 @@ from pathlib import Path
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from .data.inspect import render, report
-    from .data.readers import load_corpus
-    from .data.validate import DataError
+    from ..data.inspect import render, report
+    from ..data.readers import load_corpus
+    from ..data.validate import DataError
 
     try:
         corpus = load_corpus(args.file, args.format, log=False)
@@ -24,7 +24,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .data.readers import converted, load_corpus
+    from ..data.readers import converted, load_corpus
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
@@ -44,7 +44,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .data.readers import FORMATS
+    from ..data.readers import formats
+
+    FORMATS = formats()
 
     p = sub.add_parser("data", help="inspect or convert dataset files")
     dsub = p.add_subparsers(dest="data_command", required=True)

@@ -1,4 +1,5 @@
-"""Results tables in the paper's layout (rows = models, columns = metrics), as text or Markdown.
+"""Results tables in the paper's layout (rows = models, columns = metrics), as text or Markdown,
+and the captions that say how the numbers were computed.
 
 Accuracies, F1, WA and AUC are shown in percent with one decimal and MAE / Corr with three,
 as the paper prints them; JSON and CSV files keep the exact values.
@@ -6,9 +7,11 @@ as the paper prints them; JSON and CSV files keep the exact values.
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any, Sequence
 
-from .metrics import headline_keys, is_percent
+from ..metrics import headline_keys, is_percent
 
 Cell = float | tuple[float, float] | None
 """A table cell: a value, (mean, std) over seeds, or None when the metric is missing."""
@@ -44,14 +47,33 @@ def render_table(rows: Sequence[tuple[str, dict[str, Cell]]], columns: Sequence[
     return "\n".join(out) + "\n"
 
 
+def convention_caption(family: str | None, convention: str | None) -> str:
+    """``convention mib`` for sentiment (the convention decides the numbers), else ``metrics <family>``."""
+    family = family or "sentiment"
+    return f"convention {convention}" if family == "sentiment" else f"metrics {family}"
+
+
 def metrics_table(summary: dict[str, Any], split: str = "test", *, markdown: bool = False) -> str:
     """The headline columns of one run, with split sizes, the selected epoch and the convention."""
     metrics = summary[split]
     cols = headline_keys(metrics)
     sizes = summary["sizes"]
     table = render_table([(summary["name"], metrics)], cols, markdown=markdown)
-    family = summary.get("metric_family", "sentiment")
-    conv = f"convention {summary['metric_convention']}" if family == "sentiment" else f"metrics {family}"
-    return (f"\n{split} metrics of {summary['name']} (selected epoch {summary['best_epoch'] + 1} by "
+    conv = convention_caption(summary.get("metric_family"), summary["metric_convention"])
+    return (f"\n{split} metrics of {summary['name']} (selected epoch {summary['best_epoch']} by "
             f"validation; {summary['variant']} + {summary['fusion']}; {conv}; train/valid/test = "
             f"{sizes['train']}/{sizes['valid']}/{sizes['test']})\n{table}")
+
+
+def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV text (every CSV file mmib writes comes from here): floats in full precision (repr),
+    None as an empty cell."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(header))
+    for r in rows:
+        w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in r])
+    return buf.getvalue()
+
+
+__all__ = ["Cell", "convention_caption", "csv_text", "fmt_cell", "fmt_value", "metrics_table", "render_table"]

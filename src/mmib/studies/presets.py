@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .sweep import Grid, SkipRule
+from ..fusion import fuses_posteriors
+from ..models import VARIANTS
+from .grid import Grid
+from .sweep import SkipRule
 
 VARIANTS_MAIN = ["bmib", "emib", "lmib", "cmib"]
 VECTOR_FUSIONS = ["concat", "addition", "multiplication", "tensor", "lowrank", "graph"]
@@ -43,8 +46,9 @@ class Preset:
 
 
 def _poe_needs_posteriors(values: dict[str, Any]) -> str | None:
-    if values.get("model.fusion") == "poe" and values.get("model.variant") not in ("lmib", "cmib"):
-        return "poe fuses per-modality posteriors, which only lmib and cmib have"
+    fusion, variant = values.get("model.fusion"), values.get("model.variant")
+    if fusion and variant and fuses_posteriors(fusion) and not VARIANTS.get(variant).unimodal_ib:
+        return f"{fusion} fuses per-modality posteriors, which {variant} does not have"
     return None
 
 
@@ -57,7 +61,7 @@ def _cell_group(res: dict[str, Any], **values: Any) -> Path:
 
 def _fig4(res: dict[str, Any], log: Callable[[str], None]) -> list[Path]:
     """t-SNE of the fused representation, C-MIB beside the same model without IB (first seed)."""
-    from .plots import plot_run
+    from ..report.plots import plot_run
 
     out = Path(res["dir"]) / "plots"
     return plot_run(_cell_group(res, **{"model.variant": "cmib"}), out, what=("tsne",),
@@ -66,7 +70,7 @@ def _fig4(res: dict[str, Any], log: Callable[[str], None]) -> list[Path]:
 
 def _fig5(res: dict[str, Any], log: Callable[[str], None]) -> list[Path]:
     """The KL term of every bottleneck per epoch (first seed)."""
-    from .plots import plot_run
+    from ..report.plots import plot_run
 
     out = Path(res["dir"]) / "plots"
     return plot_run(_cell_group(res, **{"model.variant": "cmib"}), out, what=("kl",), log=log)

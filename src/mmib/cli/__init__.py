@@ -1,0 +1,52 @@
+"""The ``mmib`` command: a thin layer that parses, calls one library function and prints.
+
+Each module here holds a few subcommands and a ``register(subparsers)`` function; add a
+module to ``COMMAND_MODULES`` to add commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+
+from ..config import ConfigError
+
+COMMAND_MODULES: list[str] = ["train", "predict", "studies", "plot", "data", "model", "config"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmib", description="Multimodal Information Bottleneck toolkit")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line: one readable line, no source location."""
+    return f"mmib: warning: {message} ({category.__name__})\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.formatwarning = _one_line_warning
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        hint = ""
+        if args.command == "train" and not args.seeds:
+            hint = ("; every completed epoch is saved: continue with mmib train --resume RUN_DIR "
+                    "(the run directory printed above)")
+        elif args.command in ("train", "repeat", "sweep", "paper"):
+            hint = "; every completed epoch is saved: run the same command again to continue"
+        print(f"\nmmib {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
+    except (ConfigError, FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"mmib {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]

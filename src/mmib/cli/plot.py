@@ -1,0 +1,24 @@
+"""``mmib plot``: learning curves, KL per bottleneck, t-SNE of the fused representation."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from ..report.plots import PLOTS, plot_run  # matplotlib: imported when plotting only
+
+    what = tuple(x.strip() for x in args.only.split(",")) if args.only else PLOTS
+    for f in plot_run(args.run_dir, args.out, compare=args.compare, what=what):
+        print(f"wrote {f}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="learning curves, KL per bottleneck, t-SNE of the fused representation")
+    p.add_argument("run_dir")
+    p.add_argument("--compare", nargs="+", metavar="OTHER_RUN", help="more runs for side-by-side t-SNE panels "
+                                                                     "(e.g. the same model without IB)")
+    p.add_argument("--out", help="output folder (default: RUN_DIR/plots)")
+    p.add_argument("--only", help="comma list of curves, kl, tsne (default: all)")
+    p.set_defaults(func=cmd_plot)

@@ -1,0 +1,56 @@
+"""``mmib predict``: per-utterance predictions for a data file or a JSON-lines file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..engine import Predictor
+from ..metrics import headline_keys
+from ..report import render_table
+from ..report.predictions import prediction_rows, write_rows
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model = Predictor.load(args.checkpoint, device=args.device)
+    if args.input and (args.format == "jsonl" or (args.format is None and args.input.endswith(".jsonl"))):
+        examples = model.read_jsonl(args.input)
+        source = args.input
+    else:
+        data = model.dataset(args.dataset, args.input, None if args.format in (None, "jsonl") else args.format)
+        splits = ["train", "valid", "test"] if args.split == "all" else [args.split]
+        examples = [ex for sp in splits for ex in data.split(sp)]
+        source = f"{args.input or data.dataset} ({args.split} split)"
+    p = model.predict(examples, inference=args.inference)
+    rows = prediction_rows(p, model.task, model.label_names)
+    meta = {"checkpoint": str(model.checkpoint), "input": source, "task": model.task,
+            "label_names": model.label_names, "inference": args.inference or model.cfg.model.inference}
+    text = write_rows(rows, args.out, meta)
+    info = sys.stderr if not args.out else sys.stdout
+    if not args.out:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {len(rows)} predictions to {args.out}", file=info)
+    if len(p.labels) and np.isfinite(p.labels).all():
+        metrics = model.score(p)
+        print(f"\nmetrics of these {len(rows)} predictions (convention {model.cfg.eval.convention}):\n"
+              + render_table([(Path(model.checkpoint).parent.name, metrics)], headline_keys(metrics)), file=info)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="predict for a data file or a JSON-lines file of utterances")
+    p.add_argument("checkpoint", help="a run directory or its best.safetensors")
+    p.add_argument("input", nargs="?", help="data file (any format mmib reads) or utterances .jsonl; "
+                                            "omitted: the run's own dataset (e.g. synth)")
+    p.add_argument("--dataset", help="dataset name for the data file (default: the run's)")
+    p.add_argument("--format", help="data.format of the file (auto, converted or a reader name) or jsonl")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"],
+                   help="split of a data file to predict (default test)")
+    p.add_argument("-o", "--out", help="output .csv, .json or .jsonl (default: CSV on stdout)")
+    p.add_argument("--inference", choices=["mean", "sample", "mc"], help="default: the run's model.inference")
+    p.add_argument("--device", help="cpu, cuda, ... (default: the run's train.device)")
+    p.set_defaults(func=cmd_predict)

@@ -1,0 +1,139 @@
+"""Study commands: ``mmib repeat`` (seed groups; ``mmib train --seeds N`` is the same),
+``mmib sweep`` (any grid), ``mmib paper`` (the paper's experiments) and ``mmib compare``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..engine import check_config
+from ..report import comparisons, groups, sweeps
+from ..studies import compare, load_result, parse_seeds, presets, run_seeds, run_sweep
+from ..studies.grid import parse_grid
+from .common import add_config_args, add_quiet, config_from_args, echo
+
+
+def cmd_repeat(args: argparse.Namespace) -> int:
+    """Train one config with several seeds; print and save mean ± std."""
+    cfg = check_config(config_from_args(args), source=args.config or "")
+    res = run_seeds(cfg, parse_seeds(args.seeds, cfg.train.seed), overwrite=args.overwrite, log=print,
+                    train_log=echo(args))
+    group = Path(res["group"])
+    print(f"\n{groups.caption(res)}\n")
+    print(groups.table([res]))
+    if getattr(args, "markdown", False):
+        print(groups.table([res], markdown=True))
+    print(f"saved {group / 'results.json'}, {group / 'results.csv'}, {group / 'results.md'}")
+    return 0
+
+
+def _report(res: dict[str, Any], markdown: bool) -> None:
+    print(f"\n{sweeps.caption(res)}\n")
+    print(sweeps.table(res))
+    if markdown:
+        print(sweeps.table(res, markdown=True))
+    if res["skipped"]:
+        print(sweeps.skipped_text(res))
+    d = Path(res["dir"])
+    print(f"saved {d / 'sweep.json'}, {d / 'sweep.csv'}, {d / 'sweep.md'}")
+
+
+def _average(args: argparse.Namespace, default: Sequence[str] | None) -> list[str] | None:
+    if not args.average:
+        return None if default is None else list(default)
+    keys = [k.strip() for item in args.average for k in item.split(",") if k.strip()]
+    return [] if keys == ["none"] else keys
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Train the cartesian product of --grid values; print and save one table."""
+    grid = parse_grid(args.grid)
+    cfg = config_from_args(args, default_suffix="sweep")
+    res = run_sweep(cfg, grid, args.seeds, skip_invalid=args.skip_invalid, average=_average(args, None),
+                    overwrite=args.overwrite, log=print, train_log=echo(args))
+    _report(res, args.markdown)
+    return 0
+
+
+def cmd_paper(args: argparse.Namespace) -> int:
+    """Run one of the paper's experiments as a preset sweep."""
+    if args.list or not args.table:
+        if not args.list:
+            raise ValueError("name an experiment (e.g. mmib paper table1 -c configs/mosi.toml), or --list")
+        print(presets.listing(), end="")
+        return 0
+    preset = presets.get(args.table)
+    if preset.pointer:
+        print(f"{args.table}: {preset.description}\n  {preset.pointer}")
+        return 0
+    cfg = config_from_args(args, preset.fixed, default_suffix=args.table)
+    res = run_sweep(cfg, preset.grid, args.seeds, skip=preset.skip, average=_average(args, preset.average),
+                    title=f"{args.table}, {preset.description}", overwrite=args.overwrite, log=print,
+                    train_log=echo(args))
+    _report(res, args.markdown)
+    if preset.after:
+        for f in preset.after(res, print):
+            print(f"wrote {f}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    report = compare([load_result(p) for p in args.paths], all_pairs=args.all_pairs)
+    print(comparisons.render(report, markdown=args.markdown), end="")
+    if args.out:
+        out = Path(args.out)
+        writers = {".json": lambda: json.dumps(report, indent=2), ".md": lambda: comparisons.render(report, markdown=True),
+                   ".csv": lambda: comparisons.to_csv(report)}
+        if out.suffix not in writers:
+            raise ValueError(f"--out {out}: expected a .json, .md or .csv file name")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(writers[out.suffix]())
+        print(f"saved {out}")
+    return 0
+
+
+def _study_args(p: argparse.ArgumentParser, default_seeds: str | None) -> None:
+    add_config_args(p)
+    p.add_argument("--seeds", default=default_seeds, metavar="N|LIST",
+                   help=f"seeds: a count starting at train.seed (default {default_seeds}) or a comma list (0,1,2); "
+                        "runs go to <out_dir>/<name>/.../seed-<k>")
+    p.add_argument("--overwrite", action="store_true", help="retrain groups or cells whose saved config differs")
+    p.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    add_quiet(p)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("repeat", help="train one config with several seeds; mean ± std as JSON, CSV, Markdown")
+    _study_args(p, "5")
+    p.set_defaults(func=cmd_repeat)
+
+    p = sub.add_parser("sweep", help="train a grid of configs (each cell a seed group); one table, JSON, CSV, "
+                                     "Markdown")
+    p.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
+                   help="a config key and its values (TOML; repeatable: the cartesian product is run), "
+                        "e.g. --grid model.variant=emib,lmib,cmib --grid objective.beta=1e-3,0")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="skip (and list) cells whose config is invalid instead of stopping")
+    p.add_argument("--average", action="append", metavar="KEY",
+                   help="grid key whose values get an 'average' row (repeatable; 'none' for no average rows)")
+    _study_args(p, "5")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("paper", help="the paper's experiments, one command each (mmib paper --list)")
+    p.add_argument("table", nargs="?", metavar="TABLE", help="table1, table4, table5, table6, table8, table9, "
+                                                             "table10, table11, fig4, fig5 (aliases: table2, "
+                                                             "table3, table7)")
+    p.add_argument("--list", action="store_true", help="list the experiments with a line each")
+    p.add_argument("--average", action="append", metavar="KEY",
+                   help="grid key whose values get an 'average' row (repeatable; 'none' for no average rows)")
+    _study_args(p, "5")
+    p.set_defaults(func=cmd_paper)
+
+    p = sub.add_parser("compare", help="runs or seed groups side by side, paired tests across seeds")
+    p.add_argument("paths", nargs="+", metavar="RUN_DIR", help="run directories or seed group directories")
+    p.add_argument("--all-pairs", action="store_true", help="test every pair (default: each against the first)")
+    p.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    p.add_argument("-o", "--out", help="also save the comparison (.json, .csv or .md)")
+    p.set_defaults(func=cmd_compare)

@@ -1,0 +1,86 @@
+"""The one cross-part check of a config: every name it gives is looked up in the registry
+that defines it, and the parts must fit together.
+
+``mmib config validate``, ``mmib train``, ``mmib sweep`` / ``mmib paper`` (every cell, before
+the first trains) and :meth:`mmib.engine.Experiment.build` all call :func:`check_config`, so a
+config that passes here does not fail later for a name or a pairing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import ConfigError, ExperimentConfig
+from ..data import DATASETS
+from ..data.readers import formats
+from ..encoders import TEXT_ENCODERS
+from ..fusion import FUSIONS, build_fusion, fuses_posteriors
+from ..metrics import CONVENTIONS, FAMILIES
+from ..models import VARIANTS, check_fusion
+from ..objectives import CONSTRAINTS, TASK_LOSSES
+
+
+def _name(registry, name: str, allow: tuple[str, ...] = ()) -> None:
+    if name not in registry and name not in allow:
+        names = [*allow, *registry.names()]
+        raise ConfigError(f"{registry.key}: unknown {registry.kind} {name!r}; expected one of {', '.join(names)}")
+
+
+def _text_encoder(name: str) -> None:
+    from ..encoders.huggingface import availability
+
+    if name in TEXT_ENCODERS:
+        return
+    reason = availability(name)
+    if reason:
+        raise ConfigError(
+            f"model.text_encoder: expected a registered text encoder ({', '.join(TEXT_ENCODERS.names())}), "
+            f"a local folder or a Hugging Face model name that can be loaded, got {name!r} ({reason})")
+
+
+def check_config(cfg: ExperimentConfig, *, data: bool = True, source: str = "",
+                 text_encoder: str | None = None) -> ExperimentConfig:
+    """Raise ConfigError naming the key and the valid names when a part of ``cfg`` is unknown
+    or does not fit; ``data``: also check that the data source exists. ``source`` (a file)
+    prefixes the message; ``text_encoder``: where the text encoder really comes from, when
+    not from ``model.text_encoder`` (a run's saved copy). Returns ``cfg``."""
+    try:
+        _check(cfg, data, text_encoder)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}" if source else str(e)) from None
+    return cfg
+
+
+def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
+    m, d = cfg.model, cfg.data
+    _name(VARIANTS, m.variant)
+    _name(FUSIONS, m.fusion)
+    _name(CONSTRAINTS, cfg.objective.constraint)
+    _name(TASK_LOSSES, cfg.objective.task, ("auto",))
+    _name(DATASETS, d.dataset)
+    fmts = formats()
+    if d.format not in fmts:
+        raise ConfigError(f"data.format: unknown data format {d.format!r}; expected one of {', '.join(fmts)}")
+    _name(FAMILIES, cfg.eval.metrics, ("auto",))
+    if cfg.eval.convention not in CONVENTIONS:
+        raise ConfigError(f"eval.convention: unknown metric convention {cfg.eval.convention!r}; expected one of "
+                          f"{', '.join(CONVENTIONS)}")
+    check_fusion(m)
+    if not fuses_posteriors(m.fusion):
+        try:
+            build_fusion(m.fusion, [m.d] * len(d.modalities), m.d, **m.fusion_options)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    spec = DATASETS.get(d.dataset)
+    spec.label_kind(d.labels, d.dataset)
+    if data and spec.reads_file:
+        if not d.path:
+            raise ConfigError(f"data.path: dataset {d.dataset!r} needs a data file; pass --data-path FILE "
+                              "(docs/datasets.md lists where the files come from)")
+        if not Path(d.path).expanduser().is_file():
+            raise ConfigError(f"data.path: {d.path}: data file not found")
+    if "text" in d.modalities:  # last: it may look into the Hugging Face cache
+        _text_encoder(text_encoder or m.text_encoder)
+
+
+__all__ = ["check_config"]
