@@ -14,6 +14,23 @@ def _stats(x: np.ndarray) -> dict[str, float]:
     return {"min": float(x.min()), "mean": float(x.mean()), "max": float(x.max())} if len(x) else {}
 
 
+def _uninformative(name: str, values: list[np.ndarray]) -> str | None:
+    """A problem line when a modality's features carry nothing: all zero, or every feature
+    the same value in every step of every utterance (a failed extraction looks like this)."""
+    rows = [v for v in values if len(v)]
+    if not rows:
+        return None
+    lo = np.min([v.min(axis=0) for v in rows], axis=0)
+    hi = np.max([v.max(axis=0) for v in rows], axis=0)
+    if not lo.any() and not hi.any():
+        return (f"{name}: every value is 0 in every split: the modality carries no information "
+                "(a failed feature extraction?); drop it from data.modalities or re-extract it")
+    if np.array_equal(lo, hi):
+        return (f"{name}: every feature is constant (the same row in every step of every utterance): the "
+                "modality carries no information; drop it from data.modalities or re-extract it")
+    return None
+
+
 def report(corpus: Corpus, max_len: int = 50) -> dict[str, Any]:
     """A JSON-able summary of ``corpus`` with a list of problems found."""
     problems: list[str] = []
@@ -36,6 +53,10 @@ def report(corpus: Corpus, max_len: int = 50) -> dict[str, Any]:
                             "(shortened at training: see data.truncation)")
         fields[name] = {"dim": dim, "dtype": str(corpus.splits["train"].fields[name].values.dtype),
                         "steps": per}
+        if dim:  # feature rows (token ids are not features)
+            problem = _uninformative(name, [corpus.splits[s].fields[name].values for s in SPLITS])
+            if problem:
+                problems.append(problem)
     labels: dict[str, Any] = {}
     if corpus.has_sentiment:
         sent = {}

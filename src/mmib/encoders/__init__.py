@@ -3,8 +3,8 @@ sequence encoders for acoustic, visual and word-vector inputs."""
 
 from ..registry import import_parts
 from .pooling import pool
-from .registry import (TEXT_ENCODERS, Backbone, TextEncoderSpec, build_backbone, load_tokenizer,
-                       text_encoder_spec)
+from .registry import TEXT_ENCODERS, Backbone, TextEncoderSpec
+from .resolve import build_backbone, load_tokenizer, text_encoder_spec
 from .sequence import SequenceEncoder, TransformerEncoder
 from .text import PretrainedTextEncoder
 

@@ -3,7 +3,7 @@
 A :class:`TextEncoderSpec` says what the text path reads (``tokens``: a pretrained backbone
 with its tokenizer; ``vectors``: precomputed word vectors through a Conv1D + Transformer,
 the glove path), how to build the backbone and how to load the tokenizer. Names that are not
-registered are Hugging Face model names or local folders (:func:`text_encoder_spec`).
+registered are Hugging Face model names or local folders (:func:`mmib.encoders.text_encoder_spec`).
 """
 
 from __future__ import annotations
@@ -49,28 +49,4 @@ class TextEncoderSpec:
 TEXT_ENCODERS: Registry[TextEncoderSpec] = Registry("text encoder", key="model.text_encoder")
 
 
-def text_encoder_spec(name: str) -> TextEncoderSpec:
-    """The spec of a registered name, else a Hugging Face model name or local folder."""
-    if name in TEXT_ENCODERS:
-        return TEXT_ENCODERS.get(name)
-    from .huggingface import hf_spec
-
-    return hf_spec(name)
-
-
-def build_backbone(name: str, pretrained: bool = True) -> Backbone:
-    """The backbone of a ``model.text_encoder`` value (registry name, else HF name/path)."""
-    spec = text_encoder_spec(name)
-    if spec.backbone is None:
-        raise ValueError(f"model.text_encoder {name!r} reads feature vectors; it has no backbone")
-    return spec.backbone(pretrained)
-
-
-def load_tokenizer(name: str):
-    """The tokenizer of a text encoder, or None for a feature-vector path (glove)."""
-    spec = text_encoder_spec(name)
-    return spec.tokenizer() if spec.tokenizer is not None else None
-
-
-__all__ = ["TEXT_ENCODERS", "Backbone", "TextEncoderSpec", "build_backbone", "load_tokenizer",
-           "text_encoder_spec"]
+__all__ = ["TEXT_ENCODERS", "Backbone", "TextEncoderSpec"]

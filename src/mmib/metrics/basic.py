@@ -51,7 +51,7 @@ def weighted_f1(y_true: np.ndarray, y_pred: np.ndarray, name: str, *, swapped: b
     if len(np.unique(y_true)) == 1:
         _warn(f"{name}: the labels hold one class only; weighted F1 is that class's F1")
     if len(np.unique(y_pred)) == 1 and len(np.unique(np.concatenate([y_true, y_pred]))) > 1:
-        _warn(f"{name}: constant predictions, so the never-predicted class has F1 0; {NOT_LEARNED}")
+        _warn(f"{name}: every prediction falls in one class, so the other class has F1 0; {NOT_LEARNED}")
     a, b = (y_pred, y_true) if swapped else (y_true, y_pred)
     return float(f1_score(a, b, average="weighted", zero_division=0))
 
