@@ -2,6 +2,8 @@ import subprocess
 from pathlib import Path
 import sys
 
+import pytest
+
 from conftest import TINY
 
 
@@ -15,6 +17,7 @@ def table(stdout: str) -> list[str]:
     return lines[i : i + 3]
 
 
+@pytest.mark.slow
 def test_train_then_evaluate_print_the_same_metrics(tmp_path):
     sets = [a for kv in TINY for a in ("--set", kv)]
     r = mmib("train", *sets, "--out-dir", str(tmp_path), "--name", "cli", "--variant", "cmib")
@@ -29,16 +32,19 @@ def test_train_then_evaluate_print_the_same_metrics(tmp_path):
     assert again.returncode == 2 and "already holds a finished run" in again.stderr
 
 
+@pytest.mark.slow
 def test_config_show_applies_overrides():
     r = mmib("config", "show", "--beta", "0.5", "--set", "model.fusion='concat'")
     assert r.returncode == 0 and "beta = 0.5" in r.stdout
 
 
+@pytest.mark.slow
 def test_unknown_override_is_a_clear_error():
     r = mmib("train", "--set", "model.widht=3")
     assert r.returncode == 2 and "unknown key model.widht" in r.stderr
 
 
+@pytest.mark.slow
 def test_missing_data_file_is_reported_before_any_text_encoder_loads(tmp_path):
     # bert-base-uncased is not available offline: the data error must come first
     r = mmib("train", "-c", "configs/mosi.toml", "--data-path", str(tmp_path / "mosi.pkl"),
@@ -47,6 +53,7 @@ def test_missing_data_file_is_reported_before_any_text_encoder_loads(tmp_path):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_unavailable_text_encoder_is_one_clear_error(tmp_path):
     missing = tmp_path / "bert-base-uncased"
     r = mmib("model", "summary", "--text-encoder", str(missing))

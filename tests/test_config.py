@@ -65,6 +65,7 @@ def test_every_shipped_config_builds():
         config_mod.load(f)
 
 
+@pytest.mark.slow
 def test_cli_reports_bad_config(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text("[objective]\nbeta = -1\n")

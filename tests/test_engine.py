@@ -50,6 +50,7 @@ def test_finished_run_is_never_overwritten(tmp_path):
     assert (tmp_path / "x" / "summary.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_cmib_beats_the_training_mean(tmp_path):
     cfg = tiny_config(tmp_path, "name='m'", "data.synth.n_train=400", "data.synth.n_valid=100",
                       "data.synth.n_test=200", "train.epochs=4", "optim.lr=3e-3", "optim.text_lr=3e-4",
@@ -72,6 +73,7 @@ def _train_cmd(*args):
     return [sys.executable, "-m", "mmib.cli", "train", *args]
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     cfg = tiny_config(tmp_path, "data.synth.n_train=240", "train.epochs=4")
     cfg_path = tmp_path / "cfg.toml"
@@ -121,6 +123,7 @@ def test_loss_scaler_state_is_saved_and_resumed(tmp_path, monkeypatch):
     assert torch.load(run / "state.pt", weights_only=True)["scaler"]["scale"] == 2.0 ** (4 + 2 * steps)
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_how_to_continue_and_the_run_resumes(tmp_path):
     cfg = tiny_config(tmp_path, "data.synth.n_train=240", "train.epochs=12")
     cfg_path = tmp_path / "cfg.toml"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+import pytest
+
 from conftest import TINY
 from fixtures_data import write_mmsa
 from mmib.cli import main
@@ -47,6 +49,7 @@ def test_quiet_training_still_prints_the_result(tmp_path, capsys):
     assert "test metrics of q (selected epoch 1 by validation" in out and "Acc7" in out
 
 
+@pytest.mark.slow
 def test_unknown_text_encoder_offline_is_refused_by_validate_at_once(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     r = mmib("config", "validate", "--text-encoder", "someone/no-such-encoder", env=env)
@@ -57,6 +60,7 @@ def test_unknown_text_encoder_offline_is_refused_by_validate_at_once(tmp_path):
     assert r.returncode == 2 and "no such folder" in r.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_hub_is_one_line_at_once(tmp_path):
     """Not offline by the environment, but the Hub does not answer (a closed loopback port stands
     in for no network): one clear line within seconds, no retries."""

@@ -120,6 +120,7 @@ def _metric(res, label, key, stat="mean"):
     return next(c for c in res["cells"] if c["label"] == label)["results"]["test"][stat][key]
 
 
+@pytest.mark.slow
 def test_sweep_end_to_end_rerun_and_resume(tmp_path, fit_calls, capsys):
     argv = ["sweep", *small_args(tmp_path), "--name", "sw", "--grid", "model.variant=emib,cmib",
             "--grid", "model.fusion=concat,addition", "--seeds", "2", "--markdown"]

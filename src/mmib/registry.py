@@ -48,6 +48,10 @@ class Registry(Generic[T]):
         """``register(name)(obj)``, for specs built as values."""
         return self.register(name)(obj)
 
+    def remove(self, name: str) -> T:
+        """Unregister ``name`` (tests that add an entry take it out again); returns the entry."""
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]

@@ -62,8 +62,8 @@ def _text_mode(corpus: Corpus, tokenizer: Any, path: str) -> str:
     if tokenizer is not None:
         if "text_ids" in flds:
             return "ids"
-        if corpus.word_aligned and corpus.splits["train"].words is not None:
-            return "words"
+        if corpus.splits["train"].words is not None:
+            return "words"  # one feature row per word when word_aligned, else a sentence to tokenise
         raise DataError(f"{path}: the text is stored as feature vectors only ({corpus.reader} format: "
                         "GloVe / precomputed features, no words or token ids), so it needs "
                         "model.text_encoder = 'glove' (or drop text from data.modalities)")
@@ -95,7 +95,7 @@ def _examples(corpus: Corpus, split: str, cfg: DataConfig, tokenizer: Any, mode:
     for i in range(len(sp)):
         text: dict[str, Any] = {}
         if mode == "words":
-            text = {"words": sp.words[i], "word_aligned": True}
+            text = {"words": sp.words[i], "word_aligned": corpus.word_aligned}
         elif mode == "ids":
             text = {"token_ids": sp.fields["text_ids"][i]}
         elif mode == "vectors":
@@ -131,8 +131,9 @@ def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
         dims["text"] = corpus.splits["train"].fields["text_vectors"].dim if mode == "vectors" else 0
     repairs = RepairLog()
     repairs.merge(corpus.repairs)
-    text_input = {"ids": "token ids stored in the file (text_bert)", "words": "words tokenised by the "
-                  "text encoder's tokenizer, audio/visual rows repeated per sub-token",
+    text_input = {"ids": "token ids stored in the file (text_bert)",
+                  "words": "words tokenised by the text encoder's tokenizer" + (
+                      ", audio/visual rows repeated per sub-token" if corpus.word_aligned else ""),
                   "vectors": "feature vectors stored in the file", None: "not used"}[mode]
     info = {
         "source": corpus.source,
