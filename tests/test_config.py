@@ -90,3 +90,23 @@ def test_docs_config_md_is_the_generated_reference_and_every_key_is_documented()
     doc = Path(__file__).resolve().parents[1] / "docs" / "config.md"
     assert doc.read_text() == reference_markdown(), "run: mmib config reference > docs/config.md"
     assert [key for key, _, _, text in describe() if not text.strip()] == []
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("model.fusion='nope'", "model.fusion: unknown fusion 'nope'; expected one of addition, concat, graph"),
+    ("objective.constraint='l3'", "objective.constraint: unknown constraint 'l3'; expected one of coral"),
+    ("data.dataset='mosj'", "data.dataset: unknown dataset 'mosj'; expected one of iemocap, mosei, mosi, sims, synth"),
+    ("data.format='hdf5'", "data.format: unknown data format 'hdf5'; expected one of auto, converted, magbert, mmsa"),
+    ("model.variant='xmib'", "model.variant: unknown variant 'xmib'; expected one of emib, lmib, cmib, bmib, noib"),
+    ("eval.metrics='f1'", "eval.metrics: unknown metric family 'f1'; expected one of auto, sentiment"),
+    ("model.text_encoder='nobody/nothing'", "model.text_encoder: expected a registered text encoder (minilm, "
+     "bert-base-config, minilm-config, tiny-config, glove), a local folder or a Hugging Face model name"),
+])
+def test_config_validate_refuses_names_no_registry_knows(override, needle, capsys, monkeypatch, tmp_path):
+    from mmib.cli import main
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty Hugging Face cache; HF_HUB_OFFLINE is set
+    assert main(["config", "validate", "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert main(["config", "validate"]) == 0 and "defaults: valid" in capsys.readouterr().out
