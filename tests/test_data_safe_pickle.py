@@ -143,3 +143,86 @@ def test_empty_and_missing_files(tmp_path):
         safe_load(f)
     with pytest.raises(FileNotFoundError, match="nope.pkl"):
         safe_load(tmp_path / "nope.pkl")
+
+
+# ----------------------------------------------------------------------------- hostile NumPy pickles
+
+class _Reduce:
+    """Pickles as ``fn(*args)`` (then BUILD(state) when given): how a hostile file is made."""
+
+    def __init__(self, fn, args, state=None):
+        self.fn, self.args, self.state = fn, args, state
+
+    def __reduce__(self):
+        return (self.fn, self.args) if self.state is None else (self.fn, self.args, self.state)
+
+
+def _np_attr(name):
+    from mmib.data.safe_pickle import np as _np  # the same NumPy
+
+    core = getattr(_np, "_core", None) or _np.core
+    return getattr(core.multiarray if name != "_frombuffer" else core.numeric, name)
+
+
+def _nested(depth):
+    x = []
+    for _ in range(depth):
+        x = [x]
+    return x
+
+
+def _laughs():
+    x = ["lol"] * 10
+    for _ in range(9):
+        x = [x] * 10  # shared references: a tiny file that expands to 10^10 values
+    return x
+
+
+HOSTILE = {
+    # numpy.ndarray(shape, object dtype, raw bytes): an object array over attacker-chosen pointers
+    "ndarray-call": lambda: _Reduce(np.ndarray, ((96,), np.dtype("O"), b"AAAAAAAA" * 96)),
+    # the reconstruct path with an object dtype and bytes as its data
+    "reconstruct-object-bytes": lambda: _Reduce(_np_attr("_reconstruct"), (np.ndarray, (0,), b"b"),
+                                                (1, (96,), np.dtype("O"), False, b"A" * 768)),
+    "frombuffer-object": lambda: _Reduce(_np_attr("_frombuffer"), (b"A" * 768, np.dtype("O"), (96,), "C")),
+    "structured-void-scalar": lambda: _Reduce(_np_attr("scalar"), (np.dtype([("a", "<i4")]), b"\0\0\0\0")),
+    "crafted-dtype-state": lambda: _Reduce(np.dtype, ("f8", False, True),
+                                           (3, "<", None, ("x",), {"x": (np.dtype("O"), 0)}, 8, 1, 0)),
+    "huge-shape": lambda: _Reduce(_np_attr("_reconstruct"), (np.ndarray, (0,), b"b"),
+                                  (1, (2**40,), np.dtype("f8"), False, b"\0" * 8)),
+    "short-data": lambda: _Reduce(_np_attr("_reconstruct"), (np.ndarray, (0,), b"b"),
+                                  (1, (1000,), np.dtype("f8"), False, b"\0" * 8)),
+    "billion-laughs": _laughs,
+    "deep-nesting": lambda: _nested(300),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_numpy_pickles_are_refused_with_one_line(tmp_path, name):
+    f = tmp_path / f"{name}.pkl"
+    # placed where a real MMSA file keeps its strings
+    f.write_bytes(pickle.dumps({"train": {"raw_text": HOSTILE[name](), "audio": np.zeros((2, 3, 4))}}, protocol=4))
+    with pytest.raises(DataError) as e:
+        safe_load(f)
+    msg = str(e.value)
+    assert msg.startswith(f"{f}: ") and "\n" not in msg
+    assert "refused" in msg
+
+
+def test_unknown_codec_and_void_scalar_are_named_errors(tmp_path):
+    f = tmp_path / "codec.pkl"
+    f.write_bytes(b"c_codecs\nencode\n(Vx\nVno-such-codec\ntR.")
+    with pytest.raises(DataError, match=r"codec\.pkl: .*no-such-codec"):
+        safe_load(f)
+
+
+def test_hostile_file_through_the_cli_never_crashes(tmp_path):
+    """The issue's minimal form, in a separate process: a crash would be a signal, not rc 1."""
+    import sys
+
+    f = tmp_path / "mosi.pkl"
+    obj = {s: {"raw_text": HOSTILE["ndarray-call"](), "regression_labels": np.zeros(2)} for s in ("train", "valid", "test")}
+    f.write_bytes(pickle.dumps(obj, protocol=4))
+    r = subprocess.run([sys.executable, "-m", "mmib", "data", "inspect", str(f)], capture_output=True, text=True)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr and "numpy.ndarray(...) called directly" in r.stdout

@@ -9,10 +9,8 @@ import json
 import numpy as np
 import pytest
 
-import mmib.engine
 from conftest import TINY, tiny_config
 from mmib import config as config_mod
-from mmib.report import sweeps as sweep_report
 from mmib.studies import grid as G, presets as paper, sweep
 from mmib.cli import main
 from mmib.config import ConfigError
@@ -59,6 +57,7 @@ def test_parse_grid_expand_and_labels():
     assert G.describe(c) == "model.variant=emib objective.beta=0 data.modalities=[text, audio]"
     assert G.cell_name(c) == "variant=emib,beta=0,modalities=text+audio"
     assert G.row_label({"model.no_ib_modalities": []}) == "none"
+    assert G.fmt({"rank": 4}) == "{\"rank\": 4}"  # fusion_options cells
     assert G.cell_name({"train.seed": 1, "data.synth.seed": 2}) == "train.seed=1,data.synth.seed=2"
     assert sweep.default_average(grid) == ["model.variant", "objective.beta", "data.modalities"]
     assert sweep.default_average([("model.variant", ["emib", "lmib"])]) == []

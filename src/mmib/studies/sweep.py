@@ -102,24 +102,6 @@ def _check_dirs(sweep_dir: Path, cells: list[Cell], overwrite: bool) -> None:
             raise GroupExistsError(f"{c.group} exists and is not a seed group; use --overwrite or another --name")
 
 
-def _check_dirs(sweep_dir: Path, cells: list[Cell], overwrite: bool) -> None:
-    """Refuse, before any training, what run_seeds would refuse at its cell."""
-    if (sweep_dir / "summary.json").exists() or (sweep_dir / "group.json").exists():
-        kind = "single run" if (sweep_dir / "summary.json").exists() else "seed group"
-        raise GroupExistsError(f"{sweep_dir} is a {kind}, not a sweep; choose another --name")
-    if overwrite:
-        return
-    for c in cells:
-        meta = c.group / "group.json"
-        if meta.exists():
-            if json.loads(meta.read_text()).get("config") != base_toml(c.cfg):
-                raise GroupExistsError(
-                    f"{c.group} holds cell {describe(c.values)} trained with a different config; use "
-                    "--overwrite to retrain it or another --name")
-        elif c.group.exists() and any(c.group.iterdir()):
-            raise GroupExistsError(f"{c.group} exists and is not a seed group; use --overwrite or another --name")
-
-
 # ----------------------------------------------------------------------------- running
 
 def run_sweep(cfg: ExperimentConfig, grid: Mapping[str, Sequence[Any]] | Sequence[tuple[str, Sequence[Any]]],
