@@ -43,10 +43,18 @@ def main(argv: list[str] | None = None) -> int:
             hint = "; every completed epoch is saved: run the same command again to continue"
         print(f"\nmmib {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
-    except (ConfigError, FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"mmib {args.command}: error: {msg}", file=sys.stderr)
+    except (ConfigError, OSError, ValueError, KeyError, RuntimeError) as e:
+        print(f"mmib {args.command}: error: {_message(e)}", file=sys.stderr)
         return 2
+
+
+def _message(e: BaseException) -> str:
+    """One line: a KeyError's text without quotes; an OSError as ``path: what happened``."""
+    if isinstance(e, KeyError) and e.args:
+        return str(e.args[0])
+    if isinstance(e, OSError) and e.filename and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]

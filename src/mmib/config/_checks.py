@@ -27,10 +27,10 @@ def number(value: float, key: str, *, low: float = 0.0, strict: bool = False, hi
            what: str = "") -> None:
     """A finite number >= low (> low when ``strict``), <= high when given."""
     bound = f"> {low:g}" if strict else f">= {low:g}"
-    rng = f"in [{low:g}, {high:g}]" if high is not None else bound
-    need(math.isfinite(value), key, f"a finite value {rng} (inf and nan cannot train)", value)
-    ok = (value > low if strict else value >= low) and (high is None or value <= high)
-    need(ok, key, what or f"a value {rng}", value)
+    need(math.isfinite(value), key, f"a finite value {bound} (inf and nan cannot train)", value)
+    need(value > low if strict else value >= low, key, what or f"a value {bound}", value)
+    if high is not None:
+        need(value <= high, key, what or f"a value <= {high:g} (larger is not a sensible setting)", value)
 
 
 def integer(value: int, key: str, low: int, high: int | None = None) -> None:

@@ -91,7 +91,7 @@ class DataConfig:
         choice(self.truncation, "data.truncation", ("head", "pool"))
         choice(self.padding, "data.padding", ("dynamic", "fixed"))
         modality_list(self.modalities, "data.modalities", allow_empty=False)
-        integer(self.max_len, "data.max_len", 3)
+        integer(self.max_len, "data.max_len", 3, 100_000)
 
 
 @dataclass
@@ -150,15 +150,15 @@ class ModelConfig:
         choice(self.inference, "model.inference", ("mean", "sample", "mc"))
         need(bool(self.text_encoder.strip()), "model.text_encoder", "a registered name, a Hugging Face "
              "model name or a local folder", self.text_encoder)
-        integer(self.d, "model.d", 1)
-        integer(self.ib_hidden, "model.ib_hidden", 1)
-        integer(self.n_layers, "model.n_layers", 0)
+        integer(self.d, "model.d", 1, 65_536)
+        integer(self.ib_hidden, "model.ib_hidden", 1, 1 << 20)
+        integer(self.n_layers, "model.n_layers", 0, 256)
         need(self.n_heads >= 1 and self.d % self.n_heads == 0, "model.n_heads",
              f"a divisor of model.d = {self.d}", self.n_heads)
         for name in ("attn_dropout", "res_dropout", "relu_dropout", "embed_dropout"):
             probability(getattr(self, name), f"model.{name}")
         modality_list(self.no_ib_modalities, "model.no_ib_modalities", allow_empty=True)
-        integer(self.mc_samples, "model.mc_samples", 1)
+        integer(self.mc_samples, "model.mc_samples", 1, 100_000)
 
 
 @dataclass
@@ -174,7 +174,7 @@ class ObjectiveConfig:
     """Weight of the constraint on every bottleneck (>= 0)."""
 
     def __post_init__(self) -> None:
-        number(self.beta, "objective.beta")
+        number(self.beta, "objective.beta", high=1e6)
 
 
 @dataclass
@@ -193,9 +193,9 @@ class OptimConfig:
     """Learning-rate schedule: none (the paper) or cosine (annealed over all steps)."""
 
     def __post_init__(self) -> None:
-        number(self.lr, "optim.lr", strict=True)
-        number(self.text_lr, "optim.text_lr")
-        number(self.weight_decay, "optim.weight_decay")
+        number(self.lr, "optim.lr", strict=True, high=10.0)
+        number(self.text_lr, "optim.text_lr", high=10.0)
+        number(self.weight_decay, "optim.weight_decay", high=100.0)
         number(self.grad_clip, "optim.grad_clip", what="a finite value >= 0 (0 = off)")
         choice(self.scheduler, "optim.scheduler", ("none", "cosine"))
 
@@ -240,15 +240,19 @@ class TrainConfig:
     the key "test_every_epoch (not used for selection)"; never used for selection)."""
     progress: bool = True
     """Show progress bars."""
+    on_nonfinite: str = "stop"
+    """A training step whose loss is NaN or inf: stop (every completed epoch is kept and the run
+    can be resumed or restarted) or skip (the step is not applied; skipped steps are counted
+    in metrics.jsonl and the log; an epoch of only such steps stops the run)."""
     keep_state: bool = False
     """Keep state.pt (optimiser, random generators: what --resume needs) after the run
     finishes. Off by default: a finished run needs only best.safetensors, and state.pt is
     about three times its size."""
 
     def __post_init__(self) -> None:
-        integer(self.epochs, "train.epochs", 1)
-        integer(self.batch_size, "train.batch_size", 1)
-        integer(self.eval_batch_size, "train.eval_batch_size", 1)
+        integer(self.epochs, "train.epochs", 1, 1_000_000)
+        integer(self.batch_size, "train.batch_size", 1, 1 << 20)
+        integer(self.eval_batch_size, "train.eval_batch_size", 1, 1 << 20)
         integer(self.seed, "train.seed", 0, 2**31 - 1)
         integer(self.num_threads, "train.num_threads", 0)
         need(bool(self.cache_dir.strip()), "train.cache_dir", "a folder path", self.cache_dir)
@@ -256,6 +260,7 @@ class TrainConfig:
         need(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
              "train.device", "auto, cpu, cuda or cuda:N", dev)
         choice(self.precision, "train.precision", ("auto", "fp32", "bf16", "fp16"))
+        choice(self.on_nonfinite, "train.on_nonfinite", ("stop", "skip"))
         need(bool(self.select_metric.strip()), "train.select_metric", "loss or a metric name",
              self.select_metric)
 

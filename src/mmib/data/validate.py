@@ -13,6 +13,10 @@ from typing import Any
 import numpy as np
 
 SPLITS = ("train", "valid", "test")
+MAX_FEATURE = 1e8
+"""Feature values beyond +-MAX_FEATURE are repaired like NaN / inf (replaced by 0 and counted):
+no extractor produces them, and in a Transformer they overflow float32 within a few layers."""
+_KINDS = ("nan", "posinf", "neginf", "huge")
 
 
 class DataError(ValueError):
@@ -75,29 +79,32 @@ class RepairLog:
         self.counts: dict[str, dict[str, dict[str, int]]] = {}
 
     def fix(self, arr: np.ndarray, split: str, field: str) -> np.ndarray:
-        """Replace NaN / +inf / -inf in the float array ``arr`` by 0 in place; returns ``arr``."""
-        bad = ~np.isfinite(arr)
+        """Replace NaN / +inf / -inf and values beyond +-MAX_FEATURE in the float array ``arr``
+        by 0 in place; returns ``arr``."""
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (np.abs(arr) > MAX_FEATURE)
         if bad.any():
-            c = self.counts.setdefault(field, {}).setdefault(split, {"nan": 0, "posinf": 0, "neginf": 0})
+            c = self.counts.setdefault(field, {}).setdefault(split, dict.fromkeys(_KINDS, 0))
             vals = arr[bad]
             c["nan"] += int(np.isnan(vals).sum())
             c["posinf"] += int(np.isposinf(vals).sum())
             c["neginf"] += int(np.isneginf(vals).sum())
+            c["huge"] = c.get("huge", 0) + int(np.isfinite(vals).sum())
             arr[bad] = 0
         return arr
 
     def merge(self, counts: dict[str, dict[str, dict[str, int]]]) -> None:
         for field, per_split in counts.items():
             for split, c in per_split.items():
-                mine = self.counts.setdefault(field, {}).setdefault(split, {"nan": 0, "posinf": 0, "neginf": 0})
+                mine = self.counts.setdefault(field, {}).setdefault(split, dict.fromkeys(_KINDS, 0))
                 for k, v in c.items():
-                    mine[k] += int(v)
+                    mine[k] = mine.get(k, 0) + int(v)
 
     def totals(self) -> dict[str, dict[str, int]]:
         """Per field: NaN / +inf / -inf counts summed over the splits."""
         out = {}
         for field, per_split in self.counts.items():
-            out[field] = {k: sum(c[k] for c in per_split.values()) for k in ("nan", "posinf", "neginf")}
+            out[field] = {k: sum(c.get(k, 0) for c in per_split.values()) for k in _KINDS}
         return out
 
     def lines(self, prefix: str = "") -> list[str]:
@@ -106,7 +113,8 @@ class RepairLog:
         for field, t in sorted(self.totals().items()):
             per = ", ".join(f"{s} {sum(self.counts[field][s].values())}" for s in SPLITS
                             if s in self.counts[field])
+            huge = f", {t['huge']} beyond +-{MAX_FEATURE:g}" if t["huge"] else ""
             out.append(f"{prefix}{field}: replaced {t['nan']} NaN, {t['posinf']} +inf, "
-                       f"{t['neginf']} -inf values by 0 ({per})")
+                       f"{t['neginf']} -inf{huge} values by 0 ({per})")
         return out
 

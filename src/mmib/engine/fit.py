@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -17,12 +18,14 @@ from typing import Any, Callable, Iterator, Mapping
 from .. import config as config_mod
 from ..config import ExperimentConfig
 from ..metrics import higher_is_better
-from .checkpoint import atomic_write_text, load_state, save_state, save_weights
+from . import faults
+from .checkpoint import (CorruptFileError, DamagedFileWarning, atomic_write_text, load_state, remove_state, save_state, save_weights,
+                         verify)
 from .checks import check_config
 from .evaluate import summarize
 from .experiment import Experiment
 from .loop import train_one_epoch
-from .rundir import RunExistsError, read_log, read_summary, run_dir_for
+from .rundir import RunExistsError, RunLock, clear_run, has_run, read_log, read_summary, run_dir_for
 from .seed import epoch_generator, rng_state, set_rng_state
 from .speed import grad_scaler
 
@@ -60,26 +63,61 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
     """Train, select on validation, test the selected checkpoint.
 
     ``resume=True`` continues the run in ``run_dir`` from its last completed epoch (its saved
-    config wins). ``log`` receives one line per epoch and a few more (default: silent)."""
+    config wins). ``log`` receives one line per epoch and a few more (default: silent). The
+    run folder is locked while this runs: a second process on it stops at once."""
     log = log or _quiet
     if resume:
         assert run_dir is not None
         run_dir = Path(run_dir)
-        if (run_dir / "summary.json").exists():
-            log(f"{run_dir} is already finished; nothing to resume")
-            return FitResult(read_summary(run_dir), run_dir)
-        if not (run_dir / "config.toml").exists():
-            raise FileNotFoundError(f"{run_dir}: no config.toml; not an mmib run directory")
-        cfg = config_mod.load(run_dir / "config.toml")
-    else:
-        check_config(cfg)  # before a folder is made or a text encoder is loaded
-        run_dir = run_dir or run_dir_for(cfg, overwrite=overwrite, explicit_name=explicit_name)
-        if cfg.data.path and not Path(cfg.data.path).is_absolute():
-            # the saved config must find the data from any working directory (evaluate, resume)
-            cfg = config_mod.set_value(cfg, "data.path", str(Path(cfg.data.path).expanduser().resolve()))
-    exp = Experiment.build(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return _train(exp, run_dir, resume, log)
+        if not run_dir.is_dir():
+            raise FileNotFoundError(f"{run_dir}: no such run directory")
+        with RunLock(run_dir):
+            if (run_dir / "summary.json").exists():
+                log(f"{run_dir} is already finished; nothing to resume")
+                return FitResult(read_summary(run_dir), run_dir)
+            if not (run_dir / "config.toml").exists():
+                raise FileNotFoundError(
+                    f"{run_dir}: no config.toml: the run stopped before it wrote its config (nothing was "
+                    "trained); start it again with the same command and --overwrite, or delete the folder")
+            cfg = config_mod.load(run_dir / "config.toml")
+            return _train(Experiment.build(cfg), run_dir, True, log)
+    check_config(cfg)  # before a folder is made or a text encoder is loaded
+    if cfg.data.path and not Path(cfg.data.path).is_absolute():
+        # the saved config must find the data from any working directory (evaluate, resume)
+        cfg = config_mod.set_value(cfg, "data.path", str(Path(cfg.data.path).expanduser().resolve()))
+    given = run_dir is not None
+    while True:
+        target = Path(run_dir) if given else run_dir_for(cfg, overwrite=overwrite, explicit_name=explicit_name)
+        with RunLock(target):
+            if not given and not overwrite and has_run(target):
+                if explicit_name:  # started by another process since we looked
+                    run_dir_for(cfg, explicit_name=True)  # raises RunExistsError naming it
+                continue  # the default name: take the next suffix
+            if overwrite:
+                clear_run(target)
+            atomic_write_text(target / "config.toml", cfg.to_toml())  # first: any later kill is resumable
+            faults.point("built")
+            return _train(Experiment.build(cfg), target, False, log)
+
+
+def _load_resume_state(run_dir: Path, log: Log) -> dict[str, Any] | None:
+    """The newest resume state that verifies (state.pt, else state.prev.pt), or None if neither exists."""
+    errors = []
+    for name in ("state.pt", "state.prev.pt"):
+        path = run_dir / name
+        if not path.exists():
+            continue
+        try:
+            st = load_state(path)
+        except CorruptFileError as e:
+            errors.append(str(e))
+            continue
+        if errors:
+            warnings.warn(f"{errors[0]}; resuming from {name} (one epoch earlier)", DamagedFileWarning, stacklevel=2)
+        return st
+    if errors:
+        raise CorruptFileError("; ".join(errors) + "; no resume state left: start again with --overwrite")
+    return None
 
 
 def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
@@ -90,8 +128,14 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
     data_info = exp.data_info()
     done, best_score, best_epoch = 0, None, 0
     state_path = run_dir / "state.pt"
-    if resume and state_path.exists():
-        st = load_state(state_path)
+    st = _load_resume_state(run_dir, log) if resume else None
+    if resume:
+        try:
+            verify(run_dir / "best.safetensors")
+        except CorruptFileError as e:
+            raise CorruptFileError(f"{e}: the selected weights are lost; start the run again with --overwrite") \
+                from None
+    if st is not None:
         exp.model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         if sched is not None and st.get("scheduler"):
@@ -101,7 +145,7 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
             scaler.load_state_dict(st["scaler"])  # fp16 on CUDA: the loss scale continues too
         done, best_score, best_epoch = st["epoch"], st["best_score"], st["best_epoch"]
         log(f"resuming {run_dir} at epoch {done + 1}/{c.epochs}")
-    if not resume or not state_path.exists():
+    if st is None:
         atomic_write_text(run_dir / "config.toml", toml)
         atomic_write_text(run_dir / "data.json", json.dumps(data_info, indent=2))
         if exp.model.text_parameters():
@@ -110,7 +154,7 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
             exp.model.encoders["text"].backbone.config.save_pretrained(str(tok_dir))
     # keep only epochs the saved state covers (a killed epoch may have logged nothing or a line)
     log_path = run_dir / "metrics.jsonl"
-    history = [h for h in read_log(run_dir) if h["epoch"] <= done] if log_path.exists() else []
+    history = [h for h in read_log(run_dir, tolerant=True) if h["epoch"] <= done] if log_path.exists() else []
     atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
 
     sel = c.select_metric
@@ -129,7 +173,8 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
             exp.model, exp.objective, opt, exp.examples("train"), modalities=cfg.data.modalities,
             batch_size=c.batch_size, pad_to=exp.pad_to, generator=epoch_generator(c.seed, epoch - 1),
             device=exp.device, bucket=cfg.data.bucket, grad_clip=cfg.optim.grad_clip, scheduler=sched,
-            progress=c.progress, desc=f"epoch {epoch}/{c.epochs}", amp=exp.amp, scaler=scaler)
+            progress=c.progress, desc=f"epoch {epoch}/{c.epochs}", amp=exp.amp, scaler=scaler,
+            on_nonfinite=c.on_nonfinite, where=f"{run_dir}: epoch {epoch}")
         valid, _ = exp.evaluate("valid")
         if sel not in valid:
             raise KeyError(f"train.select_metric = {sel!r} is not computed on this task; "
@@ -152,15 +197,18 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
             "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
             "scaler": scaler.state_dict() if scaler is not None else {},
         })
+        faults.point("epoch_end")
         shown = "" if sel == "loss" else f" {sel} {score:.4f}"  # the selection metric, when not the loss
+        skipped = int(train_terms.get("skipped_steps", 0))
         log(f"epoch {epoch:>3}/{c.epochs} train loss {train_terms['loss']:.4f} | valid loss "
-            f"{valid['loss']:.4f}{shown}{' *' if improved else ''} | {record['seconds']:.1f}s")
+            f"{valid['loss']:.4f}{shown}{' *' if improved else ''} | {record['seconds']:.1f}s"
+            + (f" | {skipped} non-finite step(s) skipped" if skipped else ""))
 
     exp.load_weights(run_dir / "best.safetensors")  # the selected epoch, as saved
     summary = summarize(exp, run_dir)
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     if not c.keep_state:
-        state_path.unlink(missing_ok=True)  # finished: resume needs nothing more
+        remove_state(run_dir)  # finished: resume needs nothing more
     return FitResult(summary, run_dir, exp, done)
 
 

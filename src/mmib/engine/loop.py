@@ -17,6 +17,10 @@ from ..objectives.kl import gaussian_kl
 from .speed import autocast, float_outputs
 
 
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite loss (``train.on_nonfinite = "stop"``)."""
+
+
 @dataclass
 class Predictions:
     """Per-utterance outputs over a split: ids, final predictions (N, K), labels (N, K),
@@ -42,10 +46,14 @@ def train_step(
     scheduler=None,
     amp: torch.dtype | None = None,
     scaler=None,
-) -> dict[str, torch.Tensor]:
+    on_nonfinite: str = "stop",
+    where: str = "training",
+) -> dict[str, torch.Tensor] | None:
     """One optimisation step on ``batch`` (already on the model's device); returns the
     detached loss terms. ``amp``: autocast dtype of the forward pass (None = fp32; the
-    objective always runs in fp32); ``scaler``: the fp16 loss scaler, if any."""
+    objective always runs in fp32); ``scaler``: the fp16 loss scaler, if any. A non-finite
+    loss raises :class:`DivergenceError` (``on_nonfinite = "stop"``) or skips the step and
+    returns None (``"skip"``); the weights are never updated from it."""
     with autocast(batch.labels.device, amp):
         out = model(batch.inputs, batch.masks)
     if amp is not None:
@@ -53,7 +61,13 @@ def train_step(
     terms = objective(out, batch.labels)
     loss = terms["loss"]
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"non-finite training loss {loss.item()} in batch {batch.ids[:3]}...")
+        if on_nonfinite == "skip":
+            optimizer.zero_grad(set_to_none=True)
+            return None
+        raise DivergenceError(
+            f"{where}: the training loss is {loss.item()} (batch {batch.ids[:3]}...): training stopped, every "
+            "completed epoch is kept. Lower optim.lr or set train.on_nonfinite = 'skip', then start again "
+            "with --overwrite (or continue as it is with mmib train --resume RUN_DIR)")
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -90,23 +104,35 @@ def train_one_epoch(
     desc: str = "train",
     amp: torch.dtype | None = None,
     scaler=None,
+    on_nonfinite: str = "stop",
+    where: str = "training",
 ) -> dict[str, float]:
-    """One pass over ``examples`` in a shuffled order; returns the mean of each loss term.
-    ``amp`` / ``scaler``: mixed precision, as in :func:`train_step`."""
+    """One pass over ``examples`` in a shuffled order; returns the mean of each loss term
+    (and ``skipped_steps`` when steps with a non-finite loss were skipped).
+    ``amp`` / ``scaler`` / ``on_nonfinite``: as in :func:`train_step`."""
     model.train()
     sums: dict[str, float] = {}
-    n = 0
+    n = skipped = 0
     order = batch_order(examples, batch_size, shuffle=True, generator=generator, bucket=bucket)
     bar = tqdm(order, desc=desc, leave=False, disable=None if progress else True, unit="batch")
     for idx in bar:
         batch = collate([examples[i] for i in idx], modalities, pad_to).to(device)
-        terms = train_step(model, objective, optimizer, batch, grad_clip=grad_clip,
-                           scheduler=scheduler, amp=amp, scaler=scaler)
+        terms = train_step(model, objective, optimizer, batch, grad_clip=grad_clip, scheduler=scheduler,
+                           amp=amp, scaler=scaler, on_nonfinite=on_nonfinite, where=where)
+        if terms is None:
+            skipped += 1
+            continue
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
         n += len(batch)
         bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
-    return {k: v / max(n, 1) for k, v in sums.items()}
+    if skipped and not n:
+        raise DivergenceError(f"{where}: every training step had a non-finite loss: training stopped, every "
+                              "completed epoch is kept. Lower optim.lr, then start again with --overwrite")
+    out = {k: v / max(n, 1) for k, v in sums.items()}
+    if skipped:
+        out["skipped_steps"] = float(skipped)
+    return out
 
 
 def infer(model: MIBModel, batch: Batch, *, inference: str = "mean", mc_samples: int = 10,

@@ -64,9 +64,14 @@ SIMS_EDGES = {
 
 
 def _bins(x: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+    """Class of each value: i where edges[i] < x <= edges[i+1], compared in float32 as MMSA's
+    published code does (its tensors are float32, so a label such as 0.1 or -0.7 is compared
+    with the float32 edge and falls on the edge's side, not just past it as in float64)."""
+    x = np.asarray(x, dtype=np.float32)
+    e = np.asarray(edges, dtype=np.float32)
     out = np.zeros(len(x), dtype=np.int64)
-    for i in range(len(edges) - 1):
-        out[(x > edges[i]) & (x <= edges[i + 1])] = i
+    for i in range(len(e) - 1):
+        out[(x > e[i]) & (x <= e[i + 1])] = i
     return out
 
 
@@ -76,12 +81,14 @@ def sentiment_sims(pred: np.ndarray, label: np.ndarray, label_names: list[str] |
     """CH-SIMS (labels in [-1, 1]): clip both sides to [-1, 1], bin with :data:`SIMS_EDGES`
     -> Mult_acc_2 / _3 / _5, weighted F1_score of the 2 classes, MAE and Corr on all samples.
     The conventions do not apply (SIMS has one)."""
-    p = np.clip(_as_1d(pred, "predictions"), -1.0, 1.0)
-    y = np.clip(_as_1d(label, "labels"), -1.0, 1.0)
+    p32 = np.clip(_as_1d(pred, "predictions").astype(np.float32), -1.0, 1.0)
+    y32 = np.clip(_as_1d(label, "labels").astype(np.float32), -1.0, 1.0)
+    p, y = p32.astype(np.float64), y32.astype(np.float64)
     if len(p) != len(y):
         raise ValueError(f"{len(p)} predictions for {len(y)} labels")
-    out = {k: accuracy(_bins(y, e), _bins(p, e), k) for k, e in SIMS_EDGES.items()}
-    out["F1_score"] = weighted_f1(_bins(y, SIMS_EDGES["Mult_acc_2"]), _bins(p, SIMS_EDGES["Mult_acc_2"]), "F1_score")
+    out = {k: accuracy(_bins(y32, e), _bins(p32, e), k) for k, e in SIMS_EDGES.items()}
+    out["F1_score"] = weighted_f1(_bins(y32, SIMS_EDGES["Mult_acc_2"]), _bins(p32, SIMS_EDGES["Mult_acc_2"]),
+                                  "F1_score")
     if len(p) == 0:
         _warn("MAE: no samples to score; reporting 0.0")
         out["MAE"] = 0.0

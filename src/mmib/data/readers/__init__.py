@@ -44,6 +44,20 @@ def detect(obj: Any, path: Path) -> str:
     )
 
 
+def _guarded(read, path: Path, name: str) -> Corpus:
+    """A reader's result; anything it raises that is not already a DataError becomes one
+    naming the file and the reader (a file no check foresaw still gets one clear line)."""
+    try:
+        return read()
+    except DataError:
+        raise
+    except MemoryError:
+        raise DataError(f"{path}: not enough memory to read it with the {name} reader") from None
+    except Exception as e:  # noqa: BLE001 - the safety net under every reader's own checks
+        raise DataError(f"{path}: the {name} reader cannot use it ({type(e).__name__}: {str(e)[:160]}); "
+                        "see docs/datasets.md for the layout it expects") from None
+
+
 def sha256(path: Path, chunk: int = 1 << 22) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -79,7 +93,7 @@ def load_corpus(path: str | Path, fmt: str = "auto", *, fields: set[str] | None 
         if fmt not in ("auto", "converted"):
             raise DataError(f"{path}: a file written by `mmib data convert`, but data.format = {fmt!r}; "
                             "use auto or converted")
-        corpus = converted.read(path, fields).check(str(path))
+        corpus = _guarded(lambda: converted.read(path, fields).check(str(path)), path, "converted")
         corpus.source = {**corpus.source, "converted_file": str(path.resolve()), "converted_sha256": sha256(path)}
         when = " (made when it was converted)"
     else:
@@ -87,7 +101,7 @@ def load_corpus(path: str | Path, fmt: str = "auto", *, fields: set[str] | None 
             raise DataError(f"{path}: not a file written by `mmib data convert` (data.format = 'converted')")
         obj = safe_load(path)
         name = detect(obj, path) if fmt == "auto" else fmt
-        corpus = READERS.get(name).read(obj, path).check(str(path))
+        corpus = _guarded(lambda: READERS.get(name).read(obj, path).check(str(path)), path, name)
         del obj
         digest = sha256(path)
         corpus.source = {"file": str(path.resolve()), "bytes": stat.st_size, "sha256": digest, "reader": name,
