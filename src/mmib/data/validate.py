@@ -84,19 +84,21 @@ class RepairLog:
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(arr) | (np.abs(arr) > MAX_FEATURE)
         if bad.any():
-            c = self.counts.setdefault(field, {}).setdefault(split, dict.fromkeys(_KINDS, 0))
+            c = self.counts.setdefault(field, {}).setdefault(split, {"nan": 0, "posinf": 0, "neginf": 0})
             vals = arr[bad]
             c["nan"] += int(np.isnan(vals).sum())
             c["posinf"] += int(np.isposinf(vals).sum())
             c["neginf"] += int(np.isneginf(vals).sum())
-            c["huge"] = c.get("huge", 0) + int(np.isfinite(vals).sum())
+            huge = int(np.isfinite(vals).sum())
+            if huge:
+                c["huge"] = c.get("huge", 0) + huge
             arr[bad] = 0
         return arr
 
     def merge(self, counts: dict[str, dict[str, dict[str, int]]]) -> None:
         for field, per_split in counts.items():
             for split, c in per_split.items():
-                mine = self.counts.setdefault(field, {}).setdefault(split, dict.fromkeys(_KINDS, 0))
+                mine = self.counts.setdefault(field, {}).setdefault(split, {"nan": 0, "posinf": 0, "neginf": 0})
                 for k, v in c.items():
                     mine[k] = mine.get(k, 0) + int(v)
 
@@ -104,7 +106,8 @@ class RepairLog:
         """Per field: NaN / +inf / -inf counts summed over the splits."""
         out = {}
         for field, per_split in self.counts.items():
-            out[field] = {k: sum(c.get(k, 0) for c in per_split.values()) for k in _KINDS}
+            t = {k: sum(c.get(k, 0) for c in per_split.values()) for k in _KINDS}
+            out[field] = t if t["huge"] else {k: v for k, v in t.items() if k != "huge"}
         return out
 
     def lines(self, prefix: str = "") -> list[str]:
@@ -113,7 +116,7 @@ class RepairLog:
         for field, t in sorted(self.totals().items()):
             per = ", ".join(f"{s} {sum(self.counts[field][s].values())}" for s in SPLITS
                             if s in self.counts[field])
-            huge = f", {t['huge']} beyond +-{MAX_FEATURE:g}" if t["huge"] else ""
+            huge = f", {t['huge']} beyond +-{MAX_FEATURE:g}" if t.get("huge") else ""
             out.append(f"{prefix}{field}: replaced {t['nan']} NaN, {t['posinf']} +inf, "
                        f"{t['neginf']} -inf{huge} values by 0 ({per})")
         return out
