@@ -49,7 +49,8 @@ def main() -> int:
               f"{'CRASHED (signal ' + str(-r.returncode) + ')' if crashed else 'rc ' + str(r.returncode)}; "
               + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), flush=True)
         if r.returncode > 0:
-            print(r.stdout[-3000:], file=sys.stderr)
+            lines = [x[:400] for x in r.stdout.splitlines() if x.startswith("E ") and "\\x" not in x]
+            print("\n".join(lines[:40]) or r.stdout[-2000:], file=sys.stderr)
     out = ROOT / "benchmarks" / "results" / f"fuzz-{time.strftime('%Y%m%d-%H%M')}.json"
     out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
                                "examples_per_test": args.examples, "results": results}, indent=1))

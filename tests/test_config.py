@@ -110,3 +110,23 @@ def test_config_validate_refuses_names_no_registry_knows(override, needle, capsy
     err = capsys.readouterr().err
     assert needle in err and "Traceback" not in err
     assert main(["config", "validate"]) == 0 and "defaults: valid" in capsys.readouterr().out
+
+
+def test_config_validate_accepts_a_hub_name_in_the_local_cache_offline(tmp_path, monkeypatch, capsys):
+    """Offline, a Hugging Face name is valid when the local cache holds it (here a cache laid
+    out by hand as huggingface_hub lays it out)."""
+    from mmib.cli import main
+
+    hub = tmp_path / "hf" / "hub" / "models--someone--cached-encoder"
+    (hub / "refs").mkdir(parents=True)
+    (hub / "refs" / "main").write_text("0123abcd")
+    (hub / "snapshots" / "0123abcd").mkdir(parents=True)
+    (hub / "snapshots" / "0123abcd" / "config.json").write_text('{"model_type": "bert"}')
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    assert main(["config", "validate", "--text-encoder", "someone/cached-encoder"]) == 0, capsys.readouterr().err
+    assert main(["config", "validate", "--text-encoder", "someone/not-cached"]) == 2
+    assert "not in the local Hugging Face cache, and HF_HUB_OFFLINE is set" in capsys.readouterr().err

@@ -56,7 +56,11 @@ def _read(path: Path, reader: str) -> str:
     try:
         corpus = load_corpus(path, "auto", log=False)
     except (DataError, FileNotFoundError) as e:
-        assert str(path) in str(e) and "\n" not in str(e).strip(), str(e)
+        if str(path) not in str(e) or "\n" in str(e).strip():
+            keep = _DIR / f"failing-{reader}-{OUTCOMES['failures']}.bin"
+            OUTCOMES["failures"] += 1
+            keep.write_bytes(path.read_bytes())
+            raise AssertionError(f"not one line naming the file (input kept as {keep}): {str(e)[:300]!r}")
         OUTCOMES[f"{reader}: named error"] += 1
         return "error"
     assert corpus.sizes["train"] >= 1
@@ -104,6 +108,7 @@ def test_mutated_files_of_every_format(reader):
             path.unlink()
 
     run()
+    OUTCOMES.pop("failures", None)
 
 
 # ----------------------------------------------------------------------------- structural mutations

@@ -254,8 +254,9 @@ class SafeUnpickler(pickle._Unpickler):  # the Python implementation: every opco
         try:
             return _TABLE[(module, name)]
         except (KeyError, TypeError):
+            shown = repr(f"{module}.{name}")[1:-1][:200]  # names come from the file: no raw control characters
             raise UnsafePickleError(
-                f"{self.source}: refused to load global {module}.{name}: this pickle would import "
+                f"{self.source}: refused to load global {shown}: this pickle would import "
                 "or call code. mmib only rebuilds NumPy arrays, dtypes, numbers, strings and plain "
                 "containers; nothing in the file was executed. If you trust the file, re-save its "
                 "arrays with NumPy (np.savez) or use `mmib data convert` on a clean copy."

@@ -20,7 +20,12 @@ _KINDS = ("nan", "posinf", "neginf", "huge")
 
 
 class DataError(ValueError):
-    """A data file does not have the structure or values a reader expects."""
+    """A data file does not have the structure or values a reader expects. The message is one
+    line by construction: line breaks that came from the file are shown escaped."""
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        text = str(message)
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"), *args)
 
 
 def where(path: str | Path, split: str | None = None, field: str | None = None,

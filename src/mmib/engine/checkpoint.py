@@ -22,6 +22,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ..data.readers import sha256
 from . import faults
 
 CHECKSUMS = "checksums.json"
@@ -80,14 +81,6 @@ def atomic_write(path: Path, write: Callable[[str], Any], *, checksum: bool = Fa
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def sha256(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _read_checksums(run_dir: Path) -> dict[str, list[str]]:
