@@ -94,6 +94,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    """Saved runs under test-time corruption; print and save the table."""
+    from ..report import robustness as report
+    from ..studies.robustness import parse_rates, run_robustness, write
+
+    split = (lambda t: [x.strip() for x in t.split(",") if x.strip()] if t else None)
+    res = run_robustness(args.paths, modalities=split(args.modalities), kinds_=split(args.kinds),
+                         rates=parse_rates(args.rates), repeats=args.repeats, log=None if args.quiet else print)
+    print(report.tables(res))
+    for out in args.out or []:
+        print(f"wrote {write(res, out)}")
+    if args.plot:
+        print(f"wrote {report.curves(res, args.plot)}")
+    return 0
+
+
 def _study_args(p: argparse.ArgumentParser, default_seeds: str | None) -> None:
     add_config_args(p)
     p.add_argument("--seeds", default=default_seeds, metavar="N|LIST",
@@ -130,6 +146,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="grid key whose values get an 'average' row (repeatable; 'none' for no average rows)")
     _study_args(p, "5")
     p.set_defaults(func=cmd_paper)
+
+    p = sub.add_parser("robustness", help="saved runs under test-time corruption of each modality: metrics, "
+                                          "KL, area under the curve (docs/robustness.md)")
+    p.add_argument("paths", nargs="+", metavar="RUN_OR_GROUP", help="run directories, seed groups or sweeps")
+    p.add_argument("--modalities", help="comma list (default: every modality of the model)")
+    p.add_argument("--kinds", help="comma list of mask, drop, noise, missing (default: all)")
+    p.add_argument("--rates", default="0:0.9:0.1", help="START:STOP:STEP or a comma list (default 0:0.9:0.1)")
+    p.add_argument("--repeats", type=int, default=1, help="draws per rate > 0 (default 1)")
+    p.add_argument("-o", "--out", action="append", metavar="FILE", help="save as .json, .csv or .md (repeatable)")
+    p.add_argument("--plot", metavar="PNG", help="also draw the curves (one panel per modality and kind)")
+    add_quiet(p)
+    p.set_defaults(func=cmd_robustness)
 
     p = sub.add_parser("compare", help="runs or seed groups side by side, paired tests across seeds")
     p.add_argument("paths", nargs="+", metavar="RUN_DIR", help="run directories or seed group directories")

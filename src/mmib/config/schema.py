@@ -84,6 +84,10 @@ class DataConfig:
     """dynamic: pad each batch to its longest member; fixed: pad every batch to max_len."""
     bucket: bool = True
     """Group utterances of similar length into batches (still shuffled) to cut padding."""
+    augment: list[str] = field(default_factory=list)
+    """Training-time corruptions, each KIND:MODALITY:RATE (e.g. "noise:audio:0.2"), with the
+    definitions mmib robustness measures (docs/robustness.md); drawn anew every epoch,
+    deterministically from (train.seed, epoch). Empty (default): off."""
     synth: SynthConfig = field(default_factory=SynthConfig)
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..config import ConfigError, ExperimentConfig
 from ..data import DATASETS
 from ..data.readers import formats
-from ..encoders import TEXT_ENCODERS
+from ..encoders import TEXT_ENCODERS, text_encoder_spec
 from ..fusion import FUSIONS, build_fusion, fuses_posteriors
 from ..metrics import CONVENTIONS, FAMILIES
 from ..models import VARIANTS, check_fusion
@@ -79,6 +79,23 @@ def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
                               "(docs/datasets.md lists where the files come from)")
         if not Path(d.path).expanduser().is_file():
             raise ConfigError(f"data.path: {d.path}: data file not found")
+    for spec in d.augment:
+        from ..data.corruptions import find, parse_augment
+
+        try:
+            kind, modality, _ = parse_augment(spec)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        if modality not in d.modalities:
+            raise ConfigError(f"data.augment: {spec!r} corrupts {modality!r}, which is not in data.modalities = "
+                              f"{d.modalities}")
+        tokens = modality == "text" and text_encoder_spec(text_encoder or m.text_encoder).reads_tokens
+        if find(kind, "tokens" if tokens else "features") is None:
+            raise ConfigError(f"data.augment: {spec!r}: corruption {kind!r} does not apply to "
+                              f"{'token ids' if tokens else 'feature rows'}")
+        if tokens and m.freeze_text_encoder and cfg.train.cache_text:
+            raise ConfigError(f"data.augment: {spec!r} changes the text, which a frozen, cached text encoder "
+                              "computes once; set train.cache_text = false to augment the text")
     if "text" in d.modalities:  # last: it may look into the Hugging Face cache
         _text_encoder(text_encoder or m.text_encoder)
 

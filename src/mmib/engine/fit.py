@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from .. import config as config_mod
+from ..data.corruptions import augment, context_for
 from ..config import ExperimentConfig
 from ..metrics import higher_is_better
 from . import faults
@@ -167,10 +168,14 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
         r = exp.text_cache.log[-1]
         log(f"frozen text encoder: training on cached states ({'reused' if r['hit'] else 'built'} "
             f"in {r['seconds']:.1f}s under {c.cache_dir})")
+    context = context_for(exp.data.train, cfg.data.modalities, exp.get_tokenizer()) if cfg.data.augment else None
     for epoch in range(done + 1, c.epochs + 1):  # epochs count from 1
         t0 = time.time()
+        examples = exp.examples("train")
+        if context is not None:
+            examples = augment(examples, cfg.data.augment, c.seed, epoch, context)
         train_terms = train_one_epoch(
-            exp.model, exp.objective, opt, exp.examples("train"), modalities=cfg.data.modalities,
+            exp.model, exp.objective, opt, examples, modalities=cfg.data.modalities,
             batch_size=c.batch_size, pad_to=exp.pad_to, generator=epoch_generator(c.seed, epoch - 1),
             device=exp.device, bucket=cfg.data.bucket, grad_clip=cfg.optim.grad_clip, scheduler=sched,
             progress=c.progress, desc=f"epoch {epoch}/{c.epochs}", amp=exp.amp, scaler=scaler,

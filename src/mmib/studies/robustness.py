@@ -1,0 +1,163 @@
+"""Robustness curves: saved runs evaluated on the test split with one modality corrupted at a
+time, at rates r (the LNLN protocol: r = 0, 0.1, ..., 0.9), averaged over seeds and repeats.
+
+For each (modality, kind, rate): every headline metric and the loss, and the mean KL of every
+bottleneck (does the KL of a corrupted modality fall, as the paper's Fig. 5 argues?); per
+(modality, kind): the area under each metric's curve (the mean level over the rate range,
+trapezoid rule) and the relative drop from the lowest to the highest rate. Everything is
+deterministic given the run's seed and the repeat (:func:`mmib.data.corruptions.rng_for`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..data.corruptions import context_for, corrupt, find, input_type, kinds, rng_for
+from ..engine import Experiment, read_summary
+from ..engine.checkpoint import atomic_write_text
+from ..metrics import headline_keys, higher_is_better
+from ..report import robustness as report
+from .stats import aggregate
+
+FORMAT = "mmib-robustness-1"
+
+
+def parse_rates(text: str) -> list[float]:
+    """``0:0.9:0.1`` (start:stop:step, stop included) or ``0,0.5`` -> rates in [0, 1]."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if step <= 0:
+                raise ValueError
+            rates = [round(start + i * step, 10) for i in range(int(np.floor((stop - start) / step + 1e-9)) + 1)]
+        else:
+            rates = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--rates {text!r}: expected START:STOP:STEP (e.g. 0:0.9:0.1) or a comma list "
+                         "(e.g. 0,0.5)") from None
+    if not rates or any(not 0 <= r <= 1 for r in rates) or len(set(rates)) != len(rates):
+        raise ValueError(f"--rates {text!r}: expected distinct rates in [0, 1]")
+    return sorted(rates)
+
+
+def resolve(path: str | Path) -> tuple[str, list[Path]]:
+    """(label, run directories) of a run, a seed group (its seeds) or a sweep (every cell's seeds)."""
+    path = Path(path)
+    if (path / "summary.json").exists():
+        return path.name, [path]
+    if (path / "sweep.json").exists():
+        runs = sorted(path.glob("*/seed-*/summary.json"))
+    else:
+        runs = sorted(path.glob("seed-*/summary.json"))
+    if not runs:
+        raise FileNotFoundError(f"{path}: neither a finished run (summary.json) nor a seed group or sweep with "
+                                "finished seeds")
+    return path.name, [r.parent for r in runs]
+
+
+def evaluate_run(exp: Experiment, *, modalities: Sequence[str], kinds_: Sequence[str], rates: Sequence[float],
+                 repeats: int = 1) -> list[dict[str, Any]]:
+    """One row per (modality, kind, rate, repeat) for one experiment: metrics and mean KL."""
+    seed = exp.cfg.train.seed
+    test = exp.data.test
+    ctx = context_for(exp.data.train, list(exp.cfg.data.modalities), exp.get_tokenizer())
+    rows = []
+    for m in modalities:
+        kind_of = input_type(test, m)
+        for k in kinds_:
+            if find(k, kind_of) is None:
+                continue
+            for r in rates:
+                for rep in range(repeats if r > 0 else 1):
+                    examples = corrupt(test, m, k, r, rng_for(seed, m, k, r, rep), ctx)
+                    if exp.text_cache is not None:
+                        examples = exp.text_cache.apply(examples, "test")
+                    torch.manual_seed(seed)
+                    p = exp.predict(examples)
+                    metrics = {**p.terms, **exp.score(p)}
+                    metrics.update({f"bottleneck_kl/{b}": float(v.mean()) for b, v in p.kl.items()})
+                    rows.append({"modality": m, "kind": k, "rate": r, "repeat": rep, "metrics": metrics})
+    return rows
+
+
+def _auc(rates: list[float], values: list[float]) -> float:
+    if len(rates) < 2:
+        return float(values[0])
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy 2 renamed it
+    return float(trapezoid(values, rates) / (rates[-1] - rates[0]))
+
+
+def _drop(key: str, first: float, last: float) -> float:
+    if first == 0:
+        return 0.0
+    lost = (first - last) if higher_is_better(key) else (last - first)
+    return float(lost / abs(first))
+
+
+def summarise(label: str, runs: list[Path], rows_per_run: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Mean and std over seeds and repeats per (modality, kind, rate); AUC and relative drop."""
+    groups: dict[tuple[str, str, float], dict[int, dict[str, float]]] = {}
+    for run, rows in rows_per_run.items():
+        for row in rows:
+            key = (row["modality"], row["kind"], row["rate"])
+            groups.setdefault(key, {})[len(groups.get(key, {}))] = row["metrics"]
+    curves = [{"modality": m, "kind": k, "rate": r, "n": len(per), **aggregate(per)}
+              for (m, k, r), per in groups.items()]
+    first = curves[0]["mean"] if curves else {}
+    keys = [k for _, k in headline_keys(first)] + ["loss"] + sorted(k for k in first if k.startswith("bottleneck_kl/"))
+    summary = []
+    for m, k in dict.fromkeys((c["modality"], c["kind"]) for c in curves):
+        pts = sorted((c for c in curves if c["modality"] == m and c["kind"] == k), key=lambda c: c["rate"])
+        rates = [c["rate"] for c in pts]
+        summary.append({"modality": m, "kind": k,
+                        "auc": {key: _auc(rates, [c["mean"][key] for c in pts]) for key in keys if key in first},
+                        "drop": {key: _drop(key, pts[0]["mean"][key], pts[-1]["mean"][key])
+                                 for key in keys if key in first}})
+    return {"label": label, "runs": [str(r) for r in runs], "curves": curves, "summary": summary, "keys": keys}
+
+
+def run_robustness(paths: Sequence[str | Path], *, modalities: Sequence[str] | None = None,
+                   kinds_: Sequence[str] | None = None, rates: Sequence[float] = (0.0, 0.3, 0.6, 0.9),
+                   repeats: int = 1, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Every run of every path under every corruption; returns the JSON-ready result."""
+    log = log or (lambda m: None)
+    kinds_ = list(kinds_ or kinds())
+    for k in kinds_:
+        if k not in kinds():
+            raise ValueError(f"--kinds {k}: unknown corruption kind; expected one of {', '.join(kinds())}")
+    models = []
+    for path in paths:
+        label, runs = resolve(path)
+        per_run = {}
+        for run in runs:
+            exp = Experiment.load(run)
+            mods = [m for m in (modalities or exp.cfg.data.modalities) if m in exp.cfg.data.modalities]
+            if not mods:
+                raise ValueError(f"{run}: the model uses {exp.cfg.data.modalities}, none of {list(modalities or [])}")
+            log(f"{label}: {run.name} ({len(mods)} modalities x {len(kinds_)} kinds x {len(rates)} rates)")
+            per_run[str(run)] = evaluate_run(exp, modalities=mods, kinds_=kinds_, rates=rates, repeats=repeats)
+        res = summarise(label, runs, per_run)
+        res["seeds"] = [read_summary(r)["seed"] for r in runs]
+        res["variant"] = read_summary(runs[0])["variant"]
+        models.append(res)
+    return {"format": FORMAT, "rates": list(rates), "repeats": repeats, "kinds": kinds_, "models": models}
+
+
+def write(res: dict[str, Any], out: str | Path) -> Path:
+    """``.json`` (everything), ``.csv`` (one row per model, modality, kind, rate) or ``.md``."""
+    out = Path(out)
+    text = {".json": lambda: json.dumps(res, indent=1), ".csv": lambda: report.to_csv(res),
+            ".md": lambda: report.markdown(res)}.get(out.suffix)
+    if text is None:
+        raise ValueError(f"-o {out}: expected a .json, .csv or .md file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, text())
+    return out
+
+
+__all__ = ["FORMAT", "evaluate_run", "parse_rates", "resolve", "run_robustness", "summarise", "write"]
