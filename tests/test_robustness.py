@@ -131,3 +131,16 @@ def test_training_time_augmentation_uses_the_same_corruptions(tmp_path):
                         ("['blur:audio:0.5']", "unknown corruption kind"), ("['noise:audio:2']", "KIND:MODALITY:RATE")):
         with pytest.raises(ConfigError, match=needle):
             check_config(config_mod.set_value(cfg, "data.augment", json.loads(bad.replace("'", '"'))))
+
+
+@pytest.mark.slow
+def test_paper_robustness_preset_compares_four_variants(tmp_path, capsys):
+    from conftest import TINY
+
+    sets = [a for kv in TINY + ["train.epochs=1", "data.synth.n_test=12"] for a in ("--set", kv)]
+    assert main(["paper", "robustness", *sets, "--out-dir", str(tmp_path), "--name", "rp", "--seeds", "1",
+                 "-q"]) == 0
+    res = json.loads((tmp_path / "rp" / "robustness.json").read_text())
+    assert [m["label"] for m in res["models"]] == ["noib", "emib", "lmib", "cmib"]
+    assert res["rates"] == [round(0.1 * i, 10) for i in range(10)]
+    assert (tmp_path / "rp" / "plots" / "robustness.png").exists() and (tmp_path / "rp" / "robustness.md").exists()

@@ -76,6 +76,19 @@ def _fig5(res: dict[str, Any], log: Callable[[str], None]) -> list[Path]:
     return plot_run(_cell_group(res, **{"model.variant": "cmib"}), out, what=("kl",), log=log)
 
 
+def _robustness(res: dict[str, Any], log: Callable[[str], None]) -> list[Path]:
+    """Every cell under the robustness protocol (r = 0, 0.1, ..., 0.9, every kind), one table and
+    one picture with a line per variant."""
+    from ..report.robustness import curves, markdown
+    from .robustness import parse_rates, run_robustness, write
+
+    out = Path(res["dir"])
+    rob = run_robustness([out], rates=parse_rates("0:0.9:0.1"), log=log)
+    log(markdown(rob))
+    return [write(rob, out / "robustness.json"), write(rob, out / "robustness.csv"),
+            write(rob, out / "robustness.md"), curves(rob, out / "plots" / "robustness.png")]
+
+
 _MAIN = dict(grid=[("model.variant", VARIANTS_MAIN)], fixed=("model.fusion='concat'",))
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("table1", "main comparison: B-MIB, E-MIB, L-MIB, C-MIB with concatenation (Tables I-III: "
@@ -98,6 +111,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("table10", "C-MIB with each minimal-information constraint: kl, mmd, coral, orthogonality, "
                       "euclidean, cosine",
            grid=[("objective.constraint", CONSTRAINTS)], fixed=("model.variant='cmib'", "model.fusion='concat'")),
+    Preset("robustness", "noib, emib, lmib, cmib, then test-time corruption of each modality (mask, drop, "
+                         "noise, missing; r = 0 ... 0.9): robustness.json / .md and plots/robustness.png",
+           grid=[("model.variant", ["noib", "emib", "lmib", "cmib"])], fixed=("model.fusion='concat'",),
+           after=_robustness),
     Preset("table11", "parameter counts per variant: not a sweep, use `mmib model summary`",
            pointer="mmib model summary --dataset mosi --text-encoder bert-base-config --variant V  "
                    "(V = noib, emib, lmib, cmib; prints 'total parameters: N'; docs/models.md)"),

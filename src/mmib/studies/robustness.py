@@ -45,19 +45,21 @@ def parse_rates(text: str) -> list[float]:
     return sorted(rates)
 
 
-def resolve(path: str | Path) -> tuple[str, list[Path]]:
-    """(label, run directories) of a run, a seed group (its seeds) or a sweep (every cell's seeds)."""
+def resolve(path: str | Path) -> list[tuple[str, list[Path]]]:
+    """(label, run directories) per model: a run; a seed group (its seeds); a sweep (one per cell)."""
     path = Path(path)
     if (path / "summary.json").exists():
-        return path.name, [path]
+        return [(path.name, [path])]
     if (path / "sweep.json").exists():
-        runs = sorted(path.glob("*/seed-*/summary.json"))
+        cells = [(c["label"], Path(c["group"])) for c in json.loads((path / "sweep.json").read_text())["cells"]]
     else:
-        runs = sorted(path.glob("seed-*/summary.json"))
-    if not runs:
+        cells = [(path.name, path)]
+    out = [(label, [r.parent for r in sorted(group.glob("seed-*/summary.json"))]) for label, group in cells]
+    out = [(label, runs) for label, runs in out if runs]
+    if not out:
         raise FileNotFoundError(f"{path}: neither a finished run (summary.json) nor a seed group or sweep with "
                                 "finished seeds")
-    return path.name, [r.parent for r in runs]
+    return out
 
 
 def evaluate_run(exp: Experiment, *, modalities: Sequence[str], kinds_: Sequence[str], rates: Sequence[float],
@@ -109,7 +111,8 @@ def summarise(label: str, runs: list[Path], rows_per_run: dict[str, list[dict[st
     curves = [{"modality": m, "kind": k, "rate": r, "n": len(per), **aggregate(per)}
               for (m, k, r), per in groups.items()]
     first = curves[0]["mean"] if curves else {}
-    keys = [k for _, k in headline_keys(first)] + ["loss"] + sorted(k for k in first if k.startswith("bottleneck_kl/"))
+    kl = sorted(k for k in first if k.startswith("bottleneck_kl/"))
+    keys = [k for _, k in headline_keys(first)] + ["loss"] + kl
     summary = []
     for m, k in dict.fromkeys((c["modality"], c["kind"]) for c in curves):
         pts = sorted((c for c in curves if c["modality"] == m and c["kind"] == k), key=lambda c: c["rate"])
@@ -131,8 +134,7 @@ def run_robustness(paths: Sequence[str | Path], *, modalities: Sequence[str] | N
         if k not in kinds():
             raise ValueError(f"--kinds {k}: unknown corruption kind; expected one of {', '.join(kinds())}")
     models = []
-    for path in paths:
-        label, runs = resolve(path)
+    for label, runs in [m for path in paths for m in resolve(path)]:
         per_run = {}
         for run in runs:
             exp = Experiment.load(run)
