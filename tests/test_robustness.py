@@ -15,7 +15,7 @@ from conftest import tiny_config
 from mmib.cli import main
 from mmib.data.corruptions import CORRUPTIONS, context_for, corrupt, rng_for
 from mmib.engine import Experiment, check_config, fit
-from mmib.studies.robustness import evaluate_run, parse_rates
+from mmib.studies.robustness import corrupted_results, parse_rates
 
 pytestmark = pytest.mark.filterwarnings("ignore::mmib.metrics.MetricWarning")
 
@@ -29,7 +29,7 @@ def run(tmp_path_factory):
 
 def test_rate_zero_reproduces_the_saved_test_metrics_exactly(run):
     summary = json.loads((run / "summary.json").read_text())
-    rows = evaluate_run(Experiment.load(run), modalities=["text", "audio"], kinds_=["noise", "mask"], rates=[0.0])
+    rows = corrupted_results(Experiment.load(run), modalities=["text", "audio"], kinds_=["noise", "mask"], rates=[0.0])
     assert rows
     for row in rows:
         assert {k: row["metrics"][k] for k in summary["test"]} == summary["test"]
@@ -85,7 +85,7 @@ def test_a_modality_the_model_ignores_gives_a_flat_curve(run):
     d = exp.cfg.model.d
     with torch.no_grad():
         exp.model.fusion.proj.weight[:, d:2 * d] = 0  # concat fusion: the audio columns (text, audio, visual)
-    rows = evaluate_run(exp, modalities=["audio"], kinds_=["noise", "mask", "drop", "missing"],
+    rows = corrupted_results(exp, modalities=["audio"], kinds_=["noise", "mask", "drop", "missing"],
                         rates=[0.0, 0.5, 0.9])
     base = next(r["metrics"] for r in rows if r["rate"] == 0.0)
     keys = ["MAE", "Corr", "Non0_acc_2", "Mult_acc_7"]

@@ -30,12 +30,8 @@ def tables(res: dict[str, Any], *, markdown: bool = False) -> str:
         out.append(f"{mod['label']} ({mod['variant']}, seeds {mod['seeds']}; mean ± std over seeds x repeats, "
                    f"up to n = {n}; test split)\n")
         out.append(render_table(rows, cols, markdown=markdown, row_header="modality kind rate"))
-        srows = []
-        for s in mod["summary"]:
-            srows.append((f"{s['modality']} {s['kind']} AUC", s["auc"]))
-            srows.append((f"{s['modality']} {s['kind']} drop", {k: None for k in s["drop"]}))
-        text = render_table([r for r in srows if "AUC" in r[0]], cols, markdown=markdown,
-                            row_header="area under the curve (mean level)")
+        aucs = [(f"{s['modality']} {s['kind']}", s["auc"]) for s in mod["summary"]]
+        text = render_table(aucs, cols, markdown=markdown, row_header="area under the curve (mean level)")
         drops = [(f"{s['modality']} {s['kind']}", {k: f"{100 * v:+.1f}%" for k, v in s["drop"].items()})
                  for s in mod["summary"]]
         out.append(text)

@@ -62,7 +62,7 @@ def resolve(path: str | Path) -> list[tuple[str, list[Path]]]:
     return out
 
 
-def evaluate_run(exp: Experiment, *, modalities: Sequence[str], kinds_: Sequence[str], rates: Sequence[float],
+def corrupted_results(exp: Experiment, *, modalities: Sequence[str], kinds_: Sequence[str], rates: Sequence[float],
                  repeats: int = 1) -> list[dict[str, Any]]:
     """One row per (modality, kind, rate, repeat) for one experiment: metrics and mean KL."""
     seed = exp.cfg.train.seed
@@ -142,7 +142,7 @@ def run_robustness(paths: Sequence[str | Path], *, modalities: Sequence[str] | N
             if not mods:
                 raise ValueError(f"{run}: the model uses {exp.cfg.data.modalities}, none of {list(modalities or [])}")
             log(f"{label}: {run.name} ({len(mods)} modalities x {len(kinds_)} kinds x {len(rates)} rates)")
-            per_run[str(run)] = evaluate_run(exp, modalities=mods, kinds_=kinds_, rates=rates, repeats=repeats)
+            per_run[str(run)] = corrupted_results(exp, modalities=mods, kinds_=kinds_, rates=rates, repeats=repeats)
         res = summarise(label, runs, per_run)
         res["seeds"] = [read_summary(r)["seed"] for r in runs]
         res["variant"] = read_summary(runs[0])["variant"]
@@ -162,4 +162,4 @@ def write(res: dict[str, Any], out: str | Path) -> Path:
     return out
 
 
-__all__ = ["FORMAT", "evaluate_run", "parse_rates", "resolve", "run_robustness", "summarise", "write"]
+__all__ = ["FORMAT", "corrupted_results", "parse_rates", "resolve", "run_robustness", "summarise", "write"]
