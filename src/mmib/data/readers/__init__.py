@@ -44,7 +44,7 @@ def detect(obj: Any, path: Path) -> str:
     )
 
 
-def _guarded(read, path: Path, name: str) -> Corpus:
+def _guarded(read, path: Path, name: str) -> Any:
     """A reader's result; anything it raises that is not already a DataError becomes one
     naming the file and the reader (a file no check foresaw still gets one clear line)."""
     try:
@@ -100,7 +100,7 @@ def load_corpus(path: str | Path, fmt: str = "auto", *, fields: set[str] | None 
         if fmt == "converted":
             raise DataError(f"{path}: not a file written by `mmib data convert` (data.format = 'converted')")
         obj = safe_load(path)
-        name = detect(obj, path) if fmt == "auto" else fmt
+        name = _guarded(lambda: detect(obj, path), path, "format detection") if fmt == "auto" else fmt
         corpus = _guarded(lambda: READERS.get(name).read(obj, path).check(str(path)), path, name)
         del obj
         digest = sha256(path)
