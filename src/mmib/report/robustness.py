@@ -89,7 +89,8 @@ def curves(res: dict[str, Any], out: str | Path, metric: str | None = None) -> P
             y = [c["mean"][key] for c in pts]
             s = [c["std"][key] for c in pts]
             scale = 100 if fmt_value(key, 1.0) == "100.0" else 1
-            ax.plot(x, [scale * v for v in y], "o-", color=f"C{i}", label=f"{m['label']} ({m['variant']})")
+            name = m["label"] if m["label"] == m["variant"] else f"{m['label']} ({m['variant']})"
+            ax.plot(x, [scale * v for v in y], "o-", color=f"C{i}", label=name)
             ax.fill_between(x, [scale * (v - e) for v, e in zip(y, s)], [scale * (v + e) for v, e in zip(y, s)],
                             color=f"C{i}", alpha=0.15)
         ax.set(title=f"{mod}: {kind}", xlabel="corruption rate r", ylabel=key)
