@@ -100,6 +100,7 @@ def test_flipped_bytes_in_the_checkpoint_are_detected_by_evaluate_predict_and_lo
         mmib.load(run)
 
 
+@pytest.mark.slow
 def test_a_damaged_state_resumes_from_the_previous_epoch_and_ends_identical(tmp_path):
     whole = fit(tiny_config(tmp_path, "name='whole'", "train.epochs=3"))
     cfg = tiny_config(tmp_path, "name='cut'", "train.epochs=3", "train.keep_state=true")
@@ -112,6 +113,7 @@ def test_a_damaged_state_resumes_from_the_previous_epoch_and_ends_identical(tmp_
     assert resumed.resumed_from == 2 and resumed["test"] == whole["test"]
 
 
+@pytest.mark.slow
 def test_damaged_states_without_a_good_one_are_one_clear_error(tmp_path, capsys):
     cfg = tiny_config(tmp_path, "name='gone'", "train.epochs=2", "train.keep_state=true")
     fit(cfg)
@@ -126,6 +128,7 @@ def test_damaged_states_without_a_good_one_are_one_clear_error(tmp_path, capsys)
     assert "state.pt: checksum mismatch" in err and "state.prev.pt" in err and "--overwrite" in err
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_damaged_best_checkpoint_before_training(tmp_path):
     cfg = tiny_config(tmp_path, "name='b'", "train.epochs=2", "train.keep_state=true")
     fit(cfg)
@@ -146,6 +149,7 @@ def test_values_that_cannot_train_are_refused_by_name(override):
         config_mod.apply_overrides(config_mod.ExperimentConfig(), [override])
 
 
+@pytest.mark.slow
 def test_huge_features_are_repaired_and_counted_like_nan(tmp_path, capsys):
     f = write_mmsa(tmp_path / "huge.pkl", neg_inf=False)
     data = pickle.loads(f.read_bytes())
@@ -176,6 +180,7 @@ def _nan_after(monkeypatch, calls: int):
     monkeypatch.setattr(obj_mod.MIBObjective, "__call__", poisoned)
 
 
+@pytest.mark.slow
 def test_divergence_stops_with_the_last_good_epoch_kept_and_the_folder_resumable(tmp_path, monkeypatch, capsys):
     _nan_after(monkeypatch, 4)  # 4 steps = the first epoch (64 utterances, batch 16)
     assert main(["train", "-c", str(_tiny_file(tmp_path)), "--name", "div", "-q"]) == 2
@@ -189,6 +194,7 @@ def test_divergence_stops_with_the_last_good_epoch_kept_and_the_folder_resumable
     assert json.loads((run / "summary.json").read_text())["best_epoch"] in (1, 2)
 
 
+@pytest.mark.slow
 def test_divergence_can_skip_and_count_the_steps(tmp_path, monkeypatch):
     _nan_after(monkeypatch, 5)
     s = fit(tiny_config(tmp_path, "name='skip'", "train.on_nonfinite='skip'", "train.epochs=2"))
@@ -223,6 +229,7 @@ def test_an_unwritable_folder_is_one_line_naming_it(tmp_path, capsys, monkeypatc
     assert f"{tmp_path / 'ro'}: cannot write config.toml there (Permission denied)" in err
 
 
+@pytest.mark.slow
 def test_a_corrupt_log_does_not_block_resume_and_is_named_where_it_is_read(tmp_path, capsys):
     cfg = tiny_config(tmp_path, "name='log'", "train.epochs=2", "train.keep_state=true")
     fit(cfg)

@@ -17,7 +17,8 @@ from mmib.data.corruptions import CORRUPTIONS, context_for, corrupt, rng_for
 from mmib.engine import Experiment, check_config, fit
 from mmib.studies.robustness import corrupted_results, parse_rates
 
-pytestmark = pytest.mark.filterwarnings("ignore::mmib.metrics.MetricWarning")
+# end to end with trained runs: in the slow tier (CI runs everything)
+pytestmark = [pytest.mark.filterwarnings("ignore::mmib.metrics.MetricWarning"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
