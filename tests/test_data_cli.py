@@ -42,6 +42,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_train_on_each_format(tmp_path, case):
     writer, kw, dataset, encoder, extra, dims = CASES[case]

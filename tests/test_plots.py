@@ -27,6 +27,7 @@ def check_png(path, min_w=300, min_h=200):
     return img
 
 
+@pytest.mark.slow
 def test_plot_command_writes_three_pngs(eval_runs, tmp_path, capsys):
     out = tmp_path / "figs"
     assert main(["plot", str(eval_runs / "cm" / "seed-0"), "--compare", str(eval_runs / "bm"),

@@ -47,6 +47,7 @@ def _tiny_file(tmp_path: Path, *extra: str) -> Path:
 
 # ----------------------------------------------------------------------------- 3: one process per run folder
 
+@pytest.mark.slow
 def test_a_second_process_on_a_run_folder_stops_at_once_naming_the_holder(tmp_path):
     run = tmp_path / "busy"
     run.mkdir()

@@ -262,6 +262,7 @@ def test_paper_fig5_trains_then_plots_and_flags_override_the_preset(tmp_path, fi
     assert "fusion addition" in (d / "sweep.md").read_text()
 
 
+@pytest.mark.slow
 def test_paper_fig4_draws_the_tsne_of_both_cells(tmp_path, fit_calls, capsys):
     assert main(["paper", "fig4", *small_args(tmp_path), "--seeds", "1", "--name", "f4"]) == 0
     out = capsys.readouterr().out

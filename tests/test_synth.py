@@ -30,6 +30,7 @@ def r2(m, data):
     return 1 - np.mean((pred - yt) ** 2) / np.var(yt)
 
 
+@pytest.mark.slow
 def test_same_seed_same_data_other_seed_other_data():
     a, b, c = synth(), synth(), synth("data.synth.seed=1")
     for ea, eb in zip(a.train + a.test, b.train + b.test):
@@ -77,6 +78,7 @@ def test_text_words_carry_the_label():
     assert np.corrcoef(frac, ys)[0, 1] > 0.4
 
 
+@pytest.mark.slow
 def test_modality_shares_and_noise_are_controllable():
     base = synth()
     assert r2("audio", base) > 0.08 and r2("visual", base) > 0.0
