@@ -254,6 +254,10 @@ def test_random_command_lines_exit_0_or_2(capsys):
 
 
 def teardown_module(module):
+    import shutil
+
+    if not list(_DIR.glob("failing-*")):  # failing inputs are kept for a look; nothing else is
+        shutil.rmtree(_DIR, ignore_errors=True)
     report = os.environ.get("MMIB_FUZZ_REPORT")
     if report:
         Path(report).write_text(json.dumps(dict(OUTCOMES), indent=1, sort_keys=True))
