@@ -16,11 +16,7 @@ def missing(x: np.ndarray, rate: float, rng: np.random.Generator, ctx: Context, 
     return np.zeros((1, x.shape[1]), dtype=np.float32)
 
 
-def missing_tokens(x, rate, rng, ctx, modality):
-    return missing(x, rate, rng, ctx, modality)
-
-
 CORRUPTIONS.add("missing", Corruption("missing", "features", missing,
                                       "with probability r the sequence becomes one all-zero step"))
-CORRUPTIONS.add("missing_tokens", Corruption("missing", "tokens", missing_tokens,
+CORRUPTIONS.add("missing_tokens", Corruption("missing", "tokens", missing,
                                              "with probability r the text becomes [CLS] [SEP]"))

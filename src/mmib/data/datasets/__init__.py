@@ -10,7 +10,7 @@ splits are built. Adding a dataset is one new file in this folder that calls
 
 from __future__ import annotations
 
-from ...config import ConfigError, DataConfig
+from ...config import DataConfig
 from ...registry import import_parts
 from ..types import DatasetSplits
 from .spec import DATASETS, DatasetSpec, LabelKind
@@ -49,4 +49,4 @@ def build_dataset(cfg: DataConfig, tokenizer=None) -> DatasetSplits:
 
 import_parts(__name__)
 
-__all__ = ["DATASETS", "ConfigError", "DatasetSpec", "LabelKind", "build_dataset", "check_source"]
+__all__ = ["DATASETS", "DatasetSpec", "LabelKind", "build_dataset", "check_source"]
