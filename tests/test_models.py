@@ -20,7 +20,7 @@ from mmib.engine import check_config
 from mmib.engine.loop import predict
 from mmib.fusion import FUSIONS, fuses_posteriors
 from mmib.models import VARIANTS, IBHead, MIBModel, build_model
-from mmib.objectives import build_objective
+from mmib.objectives import CONSTRAINTS, build_objective
 
 TINY = ["model.text_encoder='tiny-config'", "model.d=10", "model.n_heads=2", "model.ib_hidden=16",
         "data.synth.n_train=32", "data.synth.n_valid=8", "data.synth.n_test=8"]
@@ -46,7 +46,8 @@ def make_model(cfg, data, backbone: Backbone, modalities=ALL) -> MIBModel:
     """A fresh model with its own copy of the shared tiny text backbone (same start weights)."""
     torch.manual_seed(0)
     bb = Backbone(copy.deepcopy(backbone.model), backbone.hidden_size)
-    return MIBModel(cfg.model, list(modalities), data.dims, 1, bb)
+    builder = VARIANTS.get(cfg.model.variant).builder or MIBModel
+    return builder(cfg.model, list(modalities), data.dims, 1, bb)
 
 
 def batch_of(data, n: int = 24, modalities=ALL):
@@ -81,6 +82,38 @@ def test_every_variant_and_fusion_trains(data, backbone, variant: str, fusion: s
     assert after < before, f"{variant} + {fusion}: loss {before:.4f} -> {after:.4f}"
 
 
+@pytest.mark.parametrize("variant,constraint", [(v, c) for c in CONSTRAINTS.names() for v in ("cmib", "ithp")])
+def test_every_constraint_trains_in_the_engine_step(data, backbone, variant: str, constraint: str) -> None:
+    """Each registered constraint (the trainable estimators included, with their networks in the
+    optimiser's own group, as the engine builds it) lowers the loss with the engine's train step."""
+    from mmib.engine.loop import train_step
+
+    cfg = tiny_cfg(f"model.variant='{variant}'", f"objective.constraint='{constraint}'", "objective.beta=0.1")
+    model = make_model(cfg, data, backbone)
+    objective = build_objective(cfg, "regression", model.bottlenecks())
+    assert set(objective.estimators) == (set(model.bottlenecks()) if objective.trainable else set())
+    groups = model.param_groups(1e-2, 1e-2)
+    if objective.trainable:
+        groups.append({"params": list(objective.parameters()), "lr": 1e-2})
+    opt = torch.optim.Adam(groups)
+    batch = batch_of(data, 16)
+
+    def eval_loss() -> float:
+        model.eval()
+        with torch.no_grad():
+            return float(objective(model(batch.inputs, batch.masks), batch.labels)["loss"])
+
+    before = eval_loss()
+    start = [p.detach().clone() for p in objective.parameters()]
+    model.train()
+    for _ in range(8):
+        terms = train_step(model, objective, opt, batch)
+    after = eval_loss()
+    assert after < before, f"{variant} + {constraint}: loss {before:.4f} -> {after:.4f}"
+    if objective.trainable:  # the estimators learned in the same step
+        assert "estimator" in terms and any(not torch.equal(a, b) for a, b in zip(start, objective.parameters()))
+
+
 @pytest.mark.parametrize("variant", ["emib", "bmib", "noib"])
 def test_poe_needs_per_modality_posteriors(data, backbone, variant: str) -> None:
     cfg = tiny_cfg(f"model.variant='{variant}'", "model.fusion='poe'")
@@ -110,14 +143,16 @@ def test_any_modality_subset_with_every_fusion(data, backbone, fusion: str, moda
 
 def test_variant_structure(data, backbone) -> None:
     heads = {"emib": {"fused"}, "bmib": {"fused"}, "noib": {"fused"},
-             "lmib": {"text", "audio", "visual", "fused"}, "cmib": {"text", "audio", "visual", "fused"}}
+             "lmib": {"text", "audio", "visual", "fused"}, "cmib": {"text", "audio", "visual", "fused"},
+             "ithp": {"fused"}}
     posts = {"emib": {"fused"}, "bmib": {"fused"}, "noib": set(),
-             "lmib": {"text", "audio", "visual"}, "cmib": {"text", "audio", "visual", "fused"}}
+             "lmib": {"text", "audio", "visual"}, "cmib": {"text", "audio", "visual", "fused"},
+             "ithp": {"b0", "b1"}}
     batch = batch_of(data, 4)
     for v in VARIANTS.names():
         out = make_model(tiny_cfg(f"model.variant='{v}'"), data, backbone)(batch.inputs, batch.masks)
         assert set(out.heads) == heads[v] and set(out.posteriors) == posts[v], v
-        assert set(out.unimodal) == set(ALL) and out.fused.shape == (4, 10)
+        assert set(out.unimodal) == ({"text"} if v == "ithp" else set(ALL)) and out.fused.shape == (4, 10)
 
 
 def test_bmib_objective_is_the_task_loss(data, backbone) -> None:

@@ -12,8 +12,15 @@ import torch
 from mmib.models.outputs import MIBOutput, Posterior
 from mmib.objectives import CONSTRAINTS, MIBObjective
 from mmib.objectives.coral import coral_distance, covariance
+from mmib.objectives.registry import is_trainable
 from mmib.objectives.kl import gaussian_kl
 from mmib.objectives.mmd import gaussian_mmd2
+
+
+def constraint_fn(name: str, d: int):
+    """A registered constraint as a callable on posteriors of width d (an estimator is built)."""
+    entry = CONSTRAINTS.get(name)
+    return entry(d, d, 16) if is_trainable(name) else entry
 
 
 def _post(x: torch.Tensor, z: torch.Tensor, mu: torch.Tensor | None = None,
@@ -98,7 +105,7 @@ def test_every_constraint_is_a_finite_differentiable_scalar(name: str) -> None:
     mu = torch.randn(8, 5, requires_grad=True)
     sigma = torch.rand(8, 5) + 0.1
     z = mu + sigma * torch.randn(8, 5)
-    value = CONSTRAINTS.get(name)(Posterior(x=x, mu=mu, sigma=sigma, z=z))
+    value = constraint_fn(name, 5)(Posterior(x=x, mu=mu, sigma=sigma, z=z))
     assert value.shape == () and torch.isfinite(value)
     value.backward()
     assert mu.grad is not None and mu.grad.abs().sum() > 0
@@ -124,7 +131,7 @@ def test_objective_names_every_term_and_sums_them() -> None:
 @pytest.mark.parametrize("constraint", CONSTRAINTS.names())
 def test_beta_zero_is_the_task_loss_alone(constraint: str) -> None:
     out, y = _output()
-    terms = MIBObjective("regression", constraint, beta=0.0)(out, y)
+    terms = MIBObjective("regression", constraint, beta=0.0, bottlenecks={"text": (3, 3), "fused": (3, 3)})(out, y)
     assert torch.equal(terms["loss"], terms["task/text"] + terms["task/fused"])
     terms["loss"].backward()
     # the constraint contributes no gradient: the posterior's mean only feeds the constraint

@@ -148,6 +148,12 @@ class ModelConfig:
     reference code), mc (average the predictions of mc_samples draws)."""
     mc_samples: int = 10
     """Draws averaged when model.inference = "mc"."""
+    prime_modality: str = "text"
+    """ithp only: the prime modality, compressed by the first bottleneck of the hierarchy."""
+    detectors: list[str] = field(default_factory=list)
+    """ithp only: the order in which the other modalities are reconstructed, one stage each
+    (stage k's code must reconstruct detectors[k]). Empty (default): the other modalities
+    of data.modalities in their order."""
 
     def __post_init__(self) -> None:
         choice(self.pooling, "model.pooling", ("masked", "last"))
@@ -163,6 +169,8 @@ class ModelConfig:
             probability(getattr(self, name), f"model.{name}")
         modality_list(self.no_ib_modalities, "model.no_ib_modalities", allow_empty=True)
         integer(self.mc_samples, "model.mc_samples", 1, 100_000)
+        choice(self.prime_modality, "model.prime_modality", ("text", "audio", "visual"))
+        modality_list(self.detectors, "model.detectors", allow_empty=True)
 
 
 @dataclass
@@ -173,12 +181,23 @@ class ObjectiveConfig:
     """auto (from the dataset), regression (L1) or multilabel (binary CE per label)."""
     constraint: str = "kl"
     """Minimal-information constraint registry name: kl (the paper's), mmd, coral,
-    orthogonality, euclidean, cosine (paper Table X; docs/models.md)."""
+    orthogonality, euclidean, cosine (paper Table X), or a trained mutual-information
+    estimator: club (an upper bound), mine (a lower bound) (docs/ib_family.md)."""
     beta: float = 1e-3
     """Weight of the constraint on every bottleneck (>= 0)."""
+    estimator_lr: float = 1e-3
+    """club / mine: learning rate of the estimator networks (one per bottleneck, Adam)."""
+    estimator_hidden: int = 64
+    """club / mine: hidden width of each estimator network."""
+    recon_weight: float = 1.0
+    """ithp: weight of each stage's reconstruction term (the mean squared error of the next
+    modality, predicted from the stage's code)."""
 
     def __post_init__(self) -> None:
         number(self.beta, "objective.beta", high=1e6)
+        number(self.estimator_lr, "objective.estimator_lr", strict=True, high=10.0)
+        integer(self.estimator_hidden, "objective.estimator_hidden", 1, 1 << 20)
+        number(self.recon_weight, "objective.recon_weight", high=1e6)
 
 
 @dataclass

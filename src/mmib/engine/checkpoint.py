@@ -135,8 +135,11 @@ def _tensors_digest(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def save_weights(path: Path, model: torch.nn.Module, config_toml: str, meta: dict[str, Any]) -> None:
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+def save_weights(path: Path, model: torch.nn.Module | dict[str, torch.Tensor], config_toml: str,
+                 meta: dict[str, Any]) -> None:
+    """Write selected weights: a module's state dict, or a state dict as given."""
+    state = model if isinstance(model, dict) else model.state_dict()
+    state = {k: v.detach().contiguous().cpu() for k, v in state.items()}
     metadata = {"config": config_toml, "meta": json.dumps(meta), "format": "mmib-1",
                 "tensors_sha256": _tensors_digest(state)}
     atomic_write(path, lambda tmp: save_file(state, tmp, metadata=metadata), checksum=True)

@@ -66,6 +66,9 @@ def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
         raise ConfigError(f"eval.convention: unknown metric convention {cfg.eval.convention!r}; expected one of "
                           f"{', '.join(CONVENTIONS)}")
     check_fusion(m)
+    variant_check = VARIANTS.get(m.variant).check
+    if variant_check is not None:
+        variant_check(cfg)
     if not fuses_posteriors(m.fusion):
         try:
             build_fusion(m.fusion, [m.d] * len(d.modalities), m.d, **m.fusion_options)

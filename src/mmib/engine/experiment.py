@@ -34,6 +34,22 @@ from .seed import resolve_device, seed_everything
 from .speed import adam_options, configure_threads, maybe_compile, resolve_precision
 
 
+OBJECTIVE_PREFIX = "objective."
+"""Checkpoint keys of the objective's own state (a trainable constraint's estimators)."""
+
+
+def trainable_state(model: torch.nn.Module, objective: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """What a checkpoint saves: the model's state, and the objective's under ``objective.``."""
+    return {**model.state_dict(), **{OBJECTIVE_PREFIX + k: v for k, v in objective.state_dict().items()}}
+
+
+def split_state(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """A checkpoint's state -> (the model's, the objective's)."""
+    n = len(OBJECTIVE_PREFIX)
+    model = {k: v for k, v in state.items() if not k.startswith(OBJECTIVE_PREFIX)}
+    return model, {k[n:]: v for k, v in state.items() if k.startswith(OBJECTIVE_PREFIX)}
+
+
 def checkpoint_path(path: str | Path) -> Path:
     """A run directory or a .safetensors file -> the checkpoint file."""
     path = Path(path)
@@ -90,7 +106,8 @@ class Experiment:
         if cache_applies(cfg, model)[0]:
             cache = TextCache(model.encoders["text"], cfg.train.cache_dir, device=device, dtype=amp,
                               batch_size=cfg.train.eval_batch_size, progress=cfg.train.progress)
-        return cls(cfg, data, task, model, build_objective(cfg, task), device, amp, cache, tokenizer, text_source)
+        objective = build_objective(cfg, task, model.bottlenecks()).to(device)
+        return cls(cfg, data, task, model, objective, device, amp, cache, tokenizer, text_source)
 
     @classmethod
     def load(cls, path: str | Path, *, build_data: bool = True, overrides: list[str] | None = None) -> "Experiment":
@@ -111,17 +128,24 @@ class Experiment:
             data = DatasetSplits([], [], [], info["dataset"], info["task"], info["label_names"], info["dims"],
                                  metrics=info.get("metrics", "auto"))
         exp = cls.build(cfg, pretrained=False, text_source=text_source, data=data)
-        missing, unexpected = exp.model.load_state_dict(state, strict=False)
+        model_state, objective_state = split_state(state)
+        missing, unexpected = exp.model.load_state_dict(model_state, strict=False)
         if missing or unexpected:
             raise ValueError(f"{ckpt}: weights do not match the config's model "
                              f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+        missing, unexpected = exp.objective.load_state_dict(objective_state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{ckpt}: the objective's estimator weights do not match the config's "
+                             f"objective.constraint (missing {missing[:5]}, unexpected {unexpected[:5]})")
         exp.meta = meta
         return exp
 
     def load_weights(self, path: str | Path) -> dict[str, Any]:
         """Load a checkpoint's weights into this experiment's model; returns its metadata."""
         state, _, meta = read_weights(Path(path))
-        self.model.load_state_dict(state)
+        model_state, objective_state = split_state(state)
+        self.model.load_state_dict(model_state)
+        self.objective.load_state_dict(objective_state)
         self.meta = meta
         return meta
 
@@ -183,8 +207,13 @@ class Experiment:
     def make_optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
         """Adam over the model's parameter groups, and the learning-rate schedule (or None)."""
         o = self.cfg.optim
-        opt = torch.optim.Adam(self.model.param_groups(o.lr, o.text_lr, o.weight_decay),
-                               **adam_options(self.cfg.train.fused_optimizer, self.model.parameters()))
+        groups = self.model.param_groups(o.lr, o.text_lr, o.weight_decay)
+        estimators = [p for p in self.objective.parameters() if p.requires_grad]
+        if estimators:  # a trainable constraint's networks (club, mine): their own learning rate
+            groups.append({"params": estimators, "lr": self.cfg.objective.estimator_lr, "weight_decay": 0.0,
+                           "name": "estimator"})
+        params = [p for g in groups for p in g["params"]]
+        opt = torch.optim.Adam(groups, **adam_options(self.cfg.train.fused_optimizer, params))
         sched = None
         if o.scheduler == "cosine":
             steps = self.cfg.train.epochs * math.ceil(len(self.data.train) / self.cfg.train.batch_size)

@@ -24,7 +24,7 @@ from .checkpoint import (CorruptFileError, DamagedFileWarning, atomic_write_text
                          verify)
 from .checks import check_config
 from .evaluate import summarize
-from .experiment import Experiment
+from .experiment import Experiment, trainable_state
 from .loop import train_one_epoch
 from .rundir import RunExistsError, RunLock, clear_run, has_run, read_log, read_summary, run_dir_for
 from .seed import epoch_generator, rng_state, set_rng_state
@@ -138,6 +138,7 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
                 from None
     if st is not None:
         exp.model.load_state_dict(st["model"])
+        exp.objective.load_state_dict(st.get("objective", {}))
         opt.load_state_dict(st["optimizer"])
         if sched is not None and st.get("scheduler"):
             sched.load_state_dict(st["scheduler"])
@@ -192,12 +193,12 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
             record["test_every_epoch (not used for selection)"], _ = exp.evaluate("test")
         if improved:
             best_score, best_epoch = score, epoch
-            save_weights(run_dir / "best.safetensors", exp.model, toml,
+            save_weights(run_dir / "best.safetensors", trainable_state(exp.model, exp.objective), toml,
                          {"epoch": epoch, "valid": valid, "data": data_info})
         history.append(record)
         atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
         save_state(state_path, {
-            "model": exp.model.state_dict(), "optimizer": opt.state_dict(),
+            "model": exp.model.state_dict(), "objective": exp.objective.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict() if sched is not None else {},
             "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
             "scaler": scaler.state_dict() if scaler is not None else {},

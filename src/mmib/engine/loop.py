@@ -60,6 +60,8 @@ def train_step(
         out = float_outputs(out)
     terms = objective(out, batch.labels)
     loss = terms["loss"]
+    if "estimator" in terms:  # a trainable constraint's networks learn in the same backward pass
+        loss = loss + terms["estimator"]
     if not torch.isfinite(loss):
         if on_nonfinite == "skip":
             optimizer.zero_grad(set_to_none=True)

@@ -133,6 +133,14 @@ class MIBModel(nn.Module):
         return MIBOutput(prediction=heads["fused"], heads=heads, posteriors=posteriors,
                          unimodal=unimodal, fused=fused, fusion_posterior=fusion_posterior)
 
+    def bottlenecks(self) -> dict[str, tuple[int, int]]:
+        """Every constrained bottleneck by the name its posterior has in ``MIBOutput.posteriors``:
+        (input dim, code dim). A trainable constraint builds one estimator per entry."""
+        out = {m: (self.cfg.d, self.cfg.d) for m in self.ib_modalities}
+        if self.spec.fused_ib:
+            out["fused"] = (self.cfg.d, self.cfg.d)
+        return out
+
     def text_parameters(self) -> list[nn.Parameter]:
         """Parameters of the pretrained text backbone (they get ``optim.text_lr``)."""
         enc = self.encoders["text"] if "text" in self.encoders else None

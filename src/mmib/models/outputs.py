@@ -24,7 +24,9 @@ class MIBOutput:
     by name; unimodal: (B, d) per modality; fused: (B, d) the representation decoded by the
     final head; fusion_posterior: the product-of-experts Gaussian when the fusion fuses
     posteriors (``poe``), else None - it is not a constrained bottleneck (L-MIB puts no KL on
-    its fused code), so it is kept apart from ``posteriors``; its ``x`` is its own mean."""
+    its fused code), so it is kept apart from ``posteriors``; its ``x`` is its own mean;
+    reconstructions: per stage of a hierarchical model (``ithp``), (prediction, target) of the
+    next modality, each (B, D) - the objective turns them into ``recon/<stage>`` terms."""
 
     prediction: torch.Tensor
     heads: dict[str, torch.Tensor]
@@ -32,3 +34,4 @@ class MIBOutput:
     unimodal: dict[str, torch.Tensor] = field(default_factory=dict)
     fused: torch.Tensor | None = None
     fusion_posterior: Posterior | None = None
+    reconstructions: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)

@@ -26,11 +26,16 @@ class VariantSpec:
     fused_ib: bool = False
     constraint_off: bool = False
     """The objective's constraint weight (beta) is 0 whatever the config says."""
+    chained_ib: bool = False
+    """Bottlenecks in a chain, one per stage of a hierarchy (ithp)."""
     builder: Any = None
+    check: Any = None
+    """``check(cfg: ExperimentConfig)``: what the variant needs of the rest of the config,
+    raising ConfigError naming the key (called by :func:`mmib.engine.check_config`)."""
 
     @property
     def has_ib(self) -> bool:
-        return self.unimodal_ib or self.fused_ib
+        return self.unimodal_ib or self.fused_ib or self.chained_ib
 
 
 VARIANTS: Registry[VariantSpec] = Registry("variant", key="model.variant")
