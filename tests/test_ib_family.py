@@ -165,8 +165,8 @@ def test_ithp_stages_chain_in_the_detector_order(data):
     assert out.reconstructions["b0"][0].shape[1] == data.dims["visual"]  # stage 0 predicts the first detector
     assert out.reconstructions["b1"][0].shape[1] == data.dims["audio"]
     assert set(model.encoders) == {"text"}  # detectors are targets, not inputs
-    # the fused representation is the fusion of every stage's code
-    assert torch.allclose(out.fused, model.fusion([b0.z, b1.z]))
+    # the fused representation: the prime's vector fused with the final code
+    assert torch.allclose(out.fused, model.fusion([out.unimodal["text"], b1.z]))
 
 
 @pytest.mark.parametrize("overrides,match", [
@@ -206,3 +206,17 @@ def test_a_run_with_an_estimator_resumes_to_the_same_result(tmp_path, monkeypatc
     log = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all("estimator" in h["train"] for h in log)  # the estimators trained every epoch
     assert evaluate_run(run)["test"] == whole["test"]
+
+
+def test_the_ibfamily_preset_compares_every_variant_and_estimator_under_one_protocol():
+    from mmib.studies import presets
+    from mmib.studies.grid import expand
+
+    p = presets.get("ibfamily")
+    cells = expand(p.grid)
+    kept = [c for c in cells if p.skip(c) is None]
+    assert len(cells) == 15 and len(kept) == 13
+    assert {c["model.variant"] for c in kept} == {"noib", "emib", "lmib", "cmib", "ithp"}
+    assert {(c["model.variant"], c["objective.constraint"]) for c in cells if p.skip(c)} == {
+        ("noib", "club"), ("noib", "mine")}
+    assert "ibfamily" in presets.listing()

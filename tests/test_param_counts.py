@@ -99,3 +99,19 @@ def test_summary_poe_with_emib_is_a_config_error(capsys) -> None:
     assert main(["model", "summary", "--text-encoder", "tiny-config", "--variant", "emib",
                  "--fusion", "poe"]) == 2
     assert "model.fusion" in capsys.readouterr().err
+
+
+def test_ithp_and_estimator_counts_with_bert_base(capsys) -> None:
+    """docs/models.md: ithp with bert-base sizes and MOSI dims, and the estimators' own counts."""
+    lines = _summary(capsys, "--variant", "ithp", "--fusion", "concat", "--text-encoder", "bert-base-config",
+                     "--audio-dim", "74", "--visual-dim", "47")
+    ib_head = 154_724
+    recon = (50 * 50 + 50) * 2 + (50 * 74 + 74) + (50 * 47 + 47)  # two 2-layer MLPs: to audio, then visual
+    by_hand = 108_891_648 + 115_200 + 2 * ib_head + recon + (100 * 50 + 50) + 51  # prime + final code fused
+    assert _total(lines) == by_hand == 109_332_668
+    assert _row(lines, "reconstructors") == recon and _row(lines, "stages") == 2 * ib_head
+    lines = _summary(capsys, "--variant", "cmib", "--fusion", "concat", "--text-encoder", "bert-base-config",
+                     "--audio-dim", "74", "--visual-dim", "47", "--set", "objective.constraint='mine'")
+    assert lines[-2] == "total parameters: 109835748"  # the model is unchanged
+    mine = (50 * 64 + 64) + 50 * 64 + (64 * 64 + 64) + (64 + 1)  # T(x, z): separable first layer, 2 more
+    assert lines[-1].startswith(f"estimator parameters: {4 * mine} (mine")

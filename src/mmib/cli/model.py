@@ -12,6 +12,8 @@ import argparse
 
 from ..engine.shapes import build_unloaded, typical_dims
 from ..models.summary import count, summary_rows
+from ..objectives import build_objective
+from ..objectives.registry import is_trainable
 from .common import add_config_args, config_from_args, explicitly_set
 
 
@@ -37,6 +39,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if trainable != total:
         print(f"trainable parameters: {trainable}")
     print(f"total parameters: {total}")
+    if is_trainable(cfg.objective.constraint):
+        est = build_objective(cfg, "regression", model.bottlenecks())
+        print(f"estimator parameters: {count(est)} ({cfg.objective.constraint}, one network per bottleneck: "
+              "trained beside the model, not part of it, not used at prediction)")
     return 0
 
 

@@ -138,9 +138,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("paper", help="the paper's experiments, one command each (mmib paper --list)")
-    p.add_argument("table", nargs="?", metavar="TABLE", help="table1, table4, table5, table6, table8, table9, "
-                                                             "table10, table11, fig4, fig5, robustness (aliases: table2, "
-                                                             "table3, table7)")
+    p.add_argument("table", nargs="?", metavar="TABLE",
+                   help=f"{', '.join(presets.PRESETS)} (aliases: {', '.join(presets.ALIASES)})")
     p.add_argument("--list", action="store_true", help="list the experiments with a line each")
     p.add_argument("--average", action="append", metavar="KEY",
                    help="grid key whose values get an 'average' row (repeatable; 'none' for no average rows)")

@@ -13,8 +13,9 @@ b_0 is compressed into b_1, which must predict x_2; and so on, one stage per det
   of x_{k+1} is ``recon/b<k>``, weighted by ``objective.recon_weight``.
 
 The loss is sum_k [beta * KL_k + recon_weight * MSE_k] + task loss, the Lagrangian of
-"compress the prime, keep what predicts the detectors". The codes of every stage are fused
-with the configured vector fusion (``model.fusion``) and decoded for the task.
+"compress the prime, keep what predicts the detectors". The final code b_{K-1} is fused with
+the prime's own vector by the configured vector fusion (``model.fusion``; ``addition`` is
+the public code's residual "x + b"), and the fused vector is decoded for the task.
 
 The target of a detector is fixed by the data, not learned (a learned target would collapse
 to a constant): for feature sequences, the masked mean of its input frames, normalised
@@ -65,7 +66,7 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 class ITHPModel(MIBModel):
     """Prime encoder -> stage bottlenecks b_0 ... b_{K-1} (each reconstructing a detector) ->
-    fusion of the codes -> decoder. ``forward`` as :class:`MIBModel`'s; posteriors and
+    fusion of the prime's vector with the final code -> decoder. ``forward`` as :class:`MIBModel`'s; posteriors and
     reconstructions are named ``b0``, ``b1``, ..."""
 
     def __init__(
@@ -109,7 +110,7 @@ class ITHPModel(MIBModel):
         self.stages = nn.ModuleList([IBHead(d, cfg.ib_hidden) for _ in self.detectors])
         self.reconstructors = nn.ModuleList([
             nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, self.target_dims[m])) for m in self.detectors])
-        self.fusion = build_fusion(cfg.fusion, [d] * len(self.detectors), d, **cfg.fusion_options)
+        self.fusion = build_fusion(cfg.fusion, [d, d], d, **cfg.fusion_options)  # the prime, the final code
         self.decoder = nn.Linear(d, out_dim)
 
     def stage_names(self) -> list[str]:
@@ -134,17 +135,15 @@ class ITHPModel(MIBModel):
     ) -> MIBOutput:
         sample = self.training if sample is None else sample
         encoded = self.encode(inputs, masks)
-        h = encoded[self.prime]
+        prime = h = encoded[self.prime]
         posteriors: dict[str, Posterior] = {}
         reconstructions: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        codes = []
         for k, (name, m) in enumerate(zip(self.stage_names(), self.detectors)):
             post = self.stages[k](h, sample)
             posteriors[name] = post
             reconstructions[name] = (self.reconstructors[k](post.z), self.target(m, inputs, masks, encoded))
-            codes.append(post.z)
             h = post.z
-        fused = self.fusion(codes)
+        fused = self.fusion([prime, h])
         pred = self.decoder(fused)
         return MIBOutput(prediction=pred, heads={"fused": pred}, posteriors=posteriors,
                          unimodal={self.prime: encoded[self.prime]}, fused=fused,

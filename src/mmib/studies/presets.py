@@ -52,6 +52,17 @@ def _poe_needs_posteriors(values: dict[str, Any]) -> str | None:
     return None
 
 
+IB_FAMILY = ["noib", "emib", "lmib", "cmib", "ithp"]
+ESTIMATORS = ["kl", "club", "mine"]
+
+
+def _constraint_needs_a_bottleneck(values: dict[str, Any]) -> str | None:
+    variant, constraint = values.get("model.variant"), values.get("objective.constraint")
+    if variant and constraint and constraint != "kl" and not VARIANTS.get(variant).has_ib:
+        return f"{variant} has no bottleneck for the {constraint} constraint"
+    return None
+
+
 def _cell_group(res: dict[str, Any], **values: Any) -> Path:
     for c in res["cells"]:
         if all(c["values"].get(k) == v for k, v in values.items()):
@@ -115,6 +126,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                          "noise, missing; r = 0 ... 0.9): robustness.json / .md and plots/robustness.png",
            grid=[("model.variant", ["noib", "emib", "lmib", "cmib"])], fixed=("model.fusion='concat'",),
            after=_robustness),
+    Preset("ibfamily", "the information-bottleneck family under one protocol: noib, emib, lmib, cmib, ithp "
+                       "with the KL, and every IB variant with the CLUB and MINE estimators (docs/ib_family.md)",
+           grid=[("model.variant", IB_FAMILY), ("objective.constraint", ESTIMATORS)],
+           fixed=("model.fusion='concat'",), skip=_constraint_needs_a_bottleneck),
     Preset("table11", "parameter counts per variant: not a sweep, use `mmib model summary`",
            pointer="mmib model summary --dataset mosi --text-encoder bert-base-config --variant V  "
                    "(V = noib, emib, lmib, cmib; prints 'total parameters: N'; docs/models.md)"),
