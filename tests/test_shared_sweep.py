@@ -13,6 +13,7 @@ from conftest import TINY
 from pg_server import postgres_url  # noqa: F401  (module fixture)
 
 from mmib import config as config_mod
+from mmib.cli import main
 from mmib.report import sweeps
 from mmib.studies import run_sweep
 from mmib.studies.grid import parse_grid
@@ -39,7 +40,7 @@ def test_storage_urls():
 
 
 @pytest.mark.slow
-def test_two_workers_share_a_grid_over_postgresql(tmp_path, postgres_url):  # noqa: F811
+def test_two_workers_share_a_grid_over_postgresql(tmp_path, postgres_url, capsys):  # noqa: F811
     path, cfg = _config(tmp_path)
     cmd = [sys.executable, "-m", "mmib", "sweep", "-c", str(path), "--name", "shared", "--seeds", "1", "-q",
            "--storage", postgres_url] + [a for g in GRID for a in ("--grid", g)]
@@ -65,3 +66,8 @@ def test_two_workers_share_a_grid_over_postgresql(tmp_path, postgres_url):  # no
     # a third worker finds every cell done: it trains nothing and writes the same table
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=300)
     assert again.returncode == 0 and "training in" not in again.stdout, again.stderr[-2000:]
+    # mmib study show: progress and the table in mmib sweep's layout
+    capsys.readouterr()
+    assert main(["study", "show", "--storage", postgres_url, "--study", "shared"]) == 0
+    shown = capsys.readouterr().out
+    assert "cells: 4/4 finished" in shown and sweeps.table(single) in shown

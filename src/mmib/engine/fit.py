@@ -32,6 +32,8 @@ from .seed import epoch_generator, resolve_device, rng_state, set_rng_state
 from .speed import grad_scaler
 
 Log = Callable[[str], None]
+EpochHook = Callable[[int, dict[str, float]], None]
+"""Gets (epoch counted from 1, that epoch's validation loss terms and metrics)."""
 
 
 @dataclass
@@ -62,7 +64,7 @@ def _quiet(_: str) -> None:
 
 def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = False,
         overwrite: bool = False, explicit_name: bool = False, log: Log | None = None,
-        allow_world_size_change: bool = False) -> FitResult:
+        allow_world_size_change: bool = False, on_epoch: EpochHook | None = None) -> FitResult:
     """Train, select on validation, test the selected checkpoint.
 
     ``resume=True`` continues the run in ``run_dir`` from its last completed epoch (its saved
@@ -72,7 +74,9 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
     Under ``torchrun`` every rank calls this; rank 0 alone locks and writes the run folder and
     logs, the other ranks learn its path from rank 0 (the folder must be on a file system all
     ranks see). Resuming with another number of ranks than the run was saved with is an error
-    unless ``allow_world_size_change``."""
+    unless ``allow_world_size_change``. ``on_epoch(epoch, valid)`` is called after each epoch's
+    files are saved (a tuner reports the validation metrics there and may raise to stop the
+    run early: the run folder then stays resumable)."""
     world = distributed.world()
     log = (log or _quiet) if world.main else _quiet
     if world.active:  # join the group before rank 0 tells the others where the run goes
@@ -91,14 +95,14 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
                     f"{run_dir}: no config.toml: the run stopped before it wrote its config (nothing was "
                     "trained); start it again with the same command and --overwrite, or delete the folder")
             cfg = config_mod.load(run_dir / "config.toml")
-            return _train(Experiment.build(cfg), run_dir, True, log, allow_world_size_change)
+            return _train(Experiment.build(cfg), run_dir, True, log, allow_world_size_change, on_epoch)
     check_config(cfg)  # before a folder is made or a text encoder is loaded
     if cfg.data.path and not Path(cfg.data.path).is_absolute():
         # the saved config must find the data from any working directory (evaluate, resume)
         cfg = config_mod.set_value(cfg, "data.path", str(Path(cfg.data.path).expanduser().resolve()))
     if not world.main:
         target = Path(distributed.broadcast(None, world))
-        return _train(Experiment.build(cfg), target, False, log)
+        return _train(Experiment.build(cfg), target, False, log, on_epoch=on_epoch)
     given = run_dir is not None
     while True:
         target = Path(run_dir) if given else run_dir_for(cfg, overwrite=overwrite, explicit_name=explicit_name)
@@ -112,7 +116,7 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
             atomic_write_text(target / "config.toml", cfg.to_toml())  # first: any later kill is resumable
             distributed.broadcast(str(target), world)
             faults.point("built")
-            return _train(Experiment.build(cfg), target, False, log)
+            return _train(Experiment.build(cfg), target, False, log, on_epoch=on_epoch)
 
 
 def _load_resume_state(run_dir: Path, log: Log) -> dict[str, Any] | None:
@@ -148,7 +152,8 @@ def _check_world(st: dict[str, Any], run_dir: Path, world: distributed.World, al
     log(f"resuming a run of {saved} process(es) with {world.size} (allowed)")
 
 
-def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_size_change: bool = False) -> FitResult:
+def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_size_change: bool = False,
+           on_epoch: EpochHook | None = None) -> FitResult:
     cfg, c = exp.cfg, exp.cfg.train
     world, main = exp.world, exp.world.main
     net = distributed.wrap(exp.model, world, exp.device)  # what trains; exp.model is what is saved and evaluated
@@ -247,6 +252,8 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
         log(f"epoch {epoch:>3}/{c.epochs} train loss {train_terms['loss']:.4f} | valid loss "
             f"{valid['loss']:.4f}{shown}{' *' if improved else ''} | {record['seconds']:.1f}s"
             + (f" | {skipped} non-finite step(s) skipped" if skipped else ""))
+        if on_epoch is not None:
+            on_epoch(epoch, valid)
 
     exp.load_weights(run_dir / "best.safetensors")  # the selected epoch, as saved
     summary = summarize(exp, run_dir)

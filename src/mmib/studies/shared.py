@@ -31,7 +31,7 @@ from ..metrics import higher_is_better
 from .grid import describe, normalise_grid, row_label
 from .seeds import parse_seeds, run_seeds
 from .storage import describe_url, open_storage, optuna_module
-from .sweep import SkipRule, _check_dirs, plan, run_sweep
+from .sweep import SkipRule, _check_dirs, averages, default_average, plan, run_sweep
 
 POLL_S = 5.0
 """Seconds between looks at the study while other workers finish their cells."""
@@ -85,6 +85,10 @@ def run_shared_sweep(cfg: ExperimentConfig, grid: Any, seeds: int | str | Sequen
         study.set_user_attr("cells", labels)
         study.set_user_attr("dir", str(Path(cfg.out_dir) / cfg.name))
         study.set_user_attr("metric", cfg.train.select_metric)
+        study.set_user_attr("grid", [[k, v] for k, v in grid])
+        study.set_user_attr("seeds", seed_list)
+        study.set_user_attr("values", [c.values for c in cells])
+        study.set_user_attr("average_keys", default_average(grid) if average is None else list(average))
     worker = f"{socket.gethostname()}:{os.getpid()}"
     log(f"worker {worker}: study {name!r} in {describe_url(storage)}, {n} cells")
 
@@ -117,4 +121,24 @@ def run_shared_sweep(cfg: ExperimentConfig, grid: Any, seeds: int | str | Sequen
                      overwrite=False, log=log, train_log=train_log)
 
 
-__all__ = ["POLL_S", "run_shared_sweep"]
+def sweep_progress(study: Any) -> dict[str, Any]:
+    """A shared sweep's state: counts, and the finished cells in the layout of a sweep result
+    (so :func:`mmib.report.sweeps.table` prints them as ``mmib sweep`` does)."""
+    states = optuna_module().trial.TrialState
+    labels = study.user_attrs.get("cells", [])
+    n = len(labels)
+    done, busy = _progress(study, n)
+    results: dict[int, Any] = {}
+    for t in study.get_trials(deepcopy=False):
+        if t.state == states.COMPLETE and "results" in t.user_attrs:
+            results.setdefault(_cell_of(t), t.user_attrs["results"])
+    failed = sum(1 for t in study.get_trials(deepcopy=False) if t.state == states.FAIL)
+    values = study.user_attrs.get("values", [{} for _ in labels])
+    grid = [(k, v) for k, v in study.user_attrs.get("grid", [])]
+    cells = [{"label": labels[c], "values": values[c], "results": results[c]} for c in sorted(results)]
+    return {"grid": grid, "seeds": study.user_attrs.get("seeds", []), "cells": cells,
+            "averages": averages(cells, grid, study.user_attrs.get("average_keys", [])),
+            "done": len(done), "running": len(busy), "failed": failed, "total": n}
+
+
+__all__ = ["POLL_S", "run_shared_sweep", "sweep_progress"]
