@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import TINY
@@ -71,3 +72,30 @@ def test_two_workers_share_a_grid_over_postgresql(tmp_path, postgres_url, capsys
     assert main(["study", "show", "--storage", postgres_url, "--study", "shared"]) == 0
     shown = capsys.readouterr().out
     assert "cells: 4/4 finished" in shown and sweeps.table(single) in shown
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_cell_leaves_the_cell_to_another(tmp_path):
+    """SQLite storage; heartbeats every second, 2 s of grace: worker A is killed after the first
+    epoch of its cell; worker B trains the other cell, finds A's trial stale, takes the cell
+    again and resumes its run from epoch 2."""
+    path, _ = _config(tmp_path)
+    storage = str(tmp_path / "study.db")
+    cmd = [sys.executable, "-m", "mmib", "sweep", "-c", str(path), "--name", "lost", "--seeds", "1", "-q",
+           "--set", "train.epochs=2", "--grid", "model.fusion=concat,addition", "--storage", storage]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MMIB_HEARTBEAT_S": "1", "MMIB_GRACE_S": "2"}
+    a = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300,
+                       env={**env, "MMIB_FAULT": "epoch_end:1:kill"})
+    assert a.returncode == -9, a.stderr[-2000:]
+    killed_cell = re.search(r"training in (\S+)", a.stdout).group(1)
+    first_epoch = (Path(killed_cell) / "metrics.jsonl").read_text().splitlines()
+    assert len(first_epoch) == 1
+    b = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert b.returncode == 0, b.stderr[-2000:]
+    states = sorted(t.state.name for t in load_study(storage, "lost").trials)
+    assert states == ["COMPLETE", "COMPLETE", "FAIL"]
+    assert f"training in {killed_cell}" in b.stdout  # taken up again by B
+    lines = (Path(killed_cell) / "metrics.jsonl").read_text().splitlines()
+    # resumed: epoch 1's record (its timing included) is A's, epoch 2 is B's
+    assert lines[0] == first_epoch[0] and [json.loads(x)["epoch"] for x in lines] == [1, 2]
+    assert json.loads((tmp_path / "runs" / "lost" / "sweep.json").read_text())["finished"]

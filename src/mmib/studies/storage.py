@@ -11,7 +11,7 @@ name takes the next trial from it, so nothing else has to run beside it.
 - Any other SQLAlchemy URL (``postgresql://user:pw@host/db``, ``mysql+pymysql://...``): a
   database server, for many machines.
 
-Database storages send a heartbeat for each running trial; a trial whose worker stopped
+SQLite and database storages send a heartbeat for each running trial; a trial whose worker stopped
 (kill -9, a lost machine) is marked failed after the grace period and put back in the queue
 with the same parameters (:class:`optuna.storages.RetryFailedTrialCallback`), so another
 worker picks it up and resumes its run folder.
@@ -22,15 +22,17 @@ Optuna, SQLAlchemy and psycopg2 are the optional extra ``mmib[tune]``, imported 
 from __future__ import annotations
 
 import inspect
+import os
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-HEARTBEAT_S = 30
-"""Seconds between a running trial's heartbeats (database and journal storages)."""
-GRACE_S = 90
-"""Seconds without a heartbeat after which a trial counts as stopped and is retried."""
+HEARTBEAT_S = int(os.environ.get("MMIB_HEARTBEAT_S", "30"))
+"""Seconds between a running trial's heartbeats (SQLite and database storages;
+``MMIB_HEARTBEAT_S`` changes it, e.g. to rehearse a lost worker in seconds)."""
+GRACE_S = int(os.environ.get("MMIB_GRACE_S", "90"))
+"""Seconds without a heartbeat after which a trial counts as stopped and is retried (``MMIB_GRACE_S``)."""
 MAX_RETRY = 3
 """How many times one trial is put back after its worker stopped."""
 

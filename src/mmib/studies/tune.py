@@ -104,7 +104,7 @@ def load_space(path: str | Path, cfg: ExperimentConfig) -> Space:
         raise ConfigError(f"{path}: not a TOML file ({e})") from None
     extra = set(doc) - {"params", "pruner", "sampler"}
     if extra:
-        raise _bad(path, sorted(extra)[0], "one of the tables params, pruner, sampler", sorted(extra)[0])
+        raise _bad(path, min(extra), "one of the tables params, pruner, sampler", min(extra))
     raw = doc.get("params")
     if not isinstance(raw, dict) or not raw:
         raise _bad(path, "params", 'a table of searched keys, e.g. [params."objective.beta"]', raw)
@@ -115,8 +115,7 @@ def load_space(path: str | Path, cfg: ExperimentConfig) -> Space:
             raise _bad(path, where, "a table with type and low/high or choices", spec)
         unknown = set(spec) - {"type", "low", "high", "log", "step", "choices"}
         if unknown:
-            raise _bad(path, f"{where}.{sorted(unknown)[0]}", "one of type, low, high, log, step, choices",
-                       sorted(unknown)[0])
+            raise _bad(path, f"{where}.{min(unknown)}", "one of type, low, high, log, step, choices", min(unknown))
         tp = spec.get("type")
         if tp not in TYPES:
             raise _bad(path, f"{where}.type", " or ".join(TYPES), tp)
@@ -260,5 +259,5 @@ def summarize_tune(study: Any, cfg: ExperimentConfig | None = None, *, export: b
     return out
 
 
-__all__ = ["PRUNERS", "Param", "SAMPLERS", "Space", "TYPES", "default_storage", "load_space", "run_tune",
+__all__ = ["PRUNERS", "SAMPLERS", "TYPES", "Param", "Space", "default_storage", "load_space", "run_tune",
            "summarize_tune"]
