@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,11 @@ def test_torchrun_two_ranks_equal_one_process_and_resume_after_kill(tmp_path, mo
     # one process may not silently continue a 2-process run
     with pytest.raises(RuntimeError, match="trained by 2 process.*--allow-world-size-change"):
         fit(config_mod.ExperimentConfig(), run_dir=killed, resume=True)
+    # unless allowed: a copy continues in one process, to the same metrics (same global batches)
+    copy = runs / "killed-1p"
+    shutil.copytree(killed, copy, ignore=shutil.ignore_patterns(".lock*"))
+    one_p = fit(config_mod.ExperimentConfig(), run_dir=copy, resume=True, allow_world_size_change=True)
+    assert abs(one_p["test"]["MAE"] - two["MAE"]) <= TOL
     r = _torchrun("train", "--resume", str(killed), "-q")
     assert r.returncode == 0, r.stderr[-3000:]
     resumed = json.loads((killed / "summary.json").read_text())["test"]
