@@ -13,7 +13,7 @@ import warnings
 
 from ..config import ConfigError
 
-COMMAND_MODULES: list[str] = ["train", "predict", "studies", "plot", "data", "model", "config"]
+COMMAND_MODULES: list[str] = ["train", "predict", "studies", "tune", "plot", "data", "model", "config"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             hint = "; every completed epoch is saved: run the same command again to continue"
         print(f"\nmmib {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
-    except (ConfigError, OSError, ValueError, KeyError, RuntimeError) as e:
+    except (ConfigError, OSError, ValueError, KeyError, RuntimeError, ImportError) as e:
         print(f"mmib {args.command}: error: {_message(e)}", file=sys.stderr)
         return 2
 

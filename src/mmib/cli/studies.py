@@ -47,12 +47,25 @@ def _average(args: argparse.Namespace, default: Sequence[str] | None) -> list[st
     return [] if keys == ["none"] else keys
 
 
+def _runner(args: argparse.Namespace):
+    """run_sweep, or with --storage the shared sweep (this process is one of its workers)."""
+    if not args.storage:
+        if args.study:
+            raise ValueError("--study needs --storage (the storage that holds the study)")
+        return run_sweep
+    from functools import partial
+
+    from ..studies.shared import run_shared_sweep
+
+    return partial(run_shared_sweep, storage=args.storage, study_name=args.study)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Train the cartesian product of --grid values; print and save one table."""
     grid = parse_grid(args.grid)
     cfg = config_from_args(args, default_suffix="sweep")
-    res = run_sweep(cfg, grid, args.seeds, skip_invalid=args.skip_invalid, average=_average(args, None),
-                    overwrite=args.overwrite, log=print, train_log=echo(args))
+    res = _runner(args)(cfg, grid, args.seeds, skip_invalid=args.skip_invalid, average=_average(args, None),
+                        overwrite=args.overwrite, log=print, train_log=echo(args))
     _report(res, args.markdown)
     return 0
 
@@ -69,9 +82,9 @@ def cmd_paper(args: argparse.Namespace) -> int:
         print(f"{args.table}: {preset.description}\n  {preset.pointer}")
         return 0
     cfg = config_from_args(args, preset.fixed, default_suffix=args.table)
-    res = run_sweep(cfg, preset.grid, args.seeds, skip=preset.skip, average=_average(args, preset.average),
-                    title=f"{args.table}, {preset.description}", overwrite=args.overwrite, log=print,
-                    train_log=echo(args))
+    res = _runner(args)(cfg, preset.grid, args.seeds, skip=preset.skip, average=_average(args, preset.average),
+                        title=f"{args.table}, {preset.description}", overwrite=args.overwrite, log=print,
+                        train_log=echo(args))
     _report(res, args.markdown)
     if preset.after:
         for f in preset.after(res, print):
@@ -120,6 +133,13 @@ def _study_args(p: argparse.ArgumentParser, default_seeds: str | None) -> None:
     add_quiet(p)
 
 
+def _storage_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage", metavar="URL",
+                   help="share the grid through an Optuna study: any number of workers running this same command "
+                        "train its cells (sqlite:///FILE.db, FILE.log journal, postgresql://...; docs/scaling.md)")
+    p.add_argument("--study", metavar="NAME", help="the study's name in --storage (default: the sweep's --name)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("repeat", help="train one config with several seeds; mean ± std as JSON, CSV, Markdown")
     _study_args(p, "5")
@@ -135,6 +155,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--average", action="append", metavar="KEY",
                    help="grid key whose values get an 'average' row (repeatable; 'none' for no average rows)")
     _study_args(p, "5")
+    _storage_args(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("paper", help="the paper's experiments, one command each (mmib paper --list)")
@@ -144,6 +165,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--average", action="append", metavar="KEY",
                    help="grid key whose values get an 'average' row (repeatable; 'none' for no average rows)")
     _study_args(p, "5")
+    _storage_args(p)
     p.set_defaults(func=cmd_paper)
 
     p = sub.add_parser("robustness", help="saved runs under test-time corruption of each modality: metrics, "

@@ -8,13 +8,15 @@ from pathlib import Path
 
 from ..config import ExperimentConfig
 from ..engine import check_config, evaluate_run, fit
+from ..engine.distributed import is_main
 from ..report import metrics_table
 from .common import add_config_args, add_quiet, config_from_args, echo
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
-        res = fit(ExperimentConfig(), run_dir=Path(args.resume), resume=True, log=echo(args))
+        res = fit(ExperimentConfig(), run_dir=Path(args.resume), resume=True, log=echo(args),
+                  allow_world_size_change=args.allow_world_size_change)
     elif args.seeds:  # several seeds: the multi-seed runner (same as `mmib repeat`)
         from .studies import cmd_repeat
 
@@ -22,7 +24,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         cfg = check_config(config_from_args(args), source=args.config or "")
         res = fit(cfg, overwrite=args.overwrite, explicit_name=args.name is not None, log=echo(args))
-    print(metrics_table(res.summary))  # always, -q too: the result is what the command is for
+    if is_main():  # under torchrun every rank gets the result; one prints it
+        print(metrics_table(res.summary))  # always, -q too: the result is what the command is for
     return 0
 
 
@@ -40,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_args(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run that stopped (any moment, kill -9 too)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
+    p.add_argument("--allow-world-size-change", action="store_true",
+                   help="with --resume under torchrun: continue with another number of processes than the run "
+                        "was saved with (docs/scaling.md)")
     add_quiet(p)
     p.add_argument("--seeds", metavar="N|LIST", help="train N seeds (or a comma list) into <out_dir>/<name>/"
                    "seed-<k> and report mean ± std (see mmib repeat)")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import config as config_mod
@@ -28,7 +29,9 @@ from ..models import build_model
 from ..objectives import MIBObjective, build_objective, output_dim
 from .cache import TextCache, cache_applies
 from .checkpoint import read_weights
+from . import distributed
 from .checks import check_config
+from .distributed import World
 from .loop import Predictions, predict
 from .seed import resolve_device, seed_everything
 from .speed import adam_options, configure_threads, maybe_compile, resolve_precision
@@ -78,6 +81,8 @@ class Experiment:
     """Where the text encoder's architecture and tokenizer were read from (None: the config's name)."""
     meta: dict[str, Any] = field(default_factory=dict)
     """For a loaded checkpoint: its metadata (selected epoch, validation metrics, data info)."""
+    world: World = field(default_factory=World)
+    """The ranks of a torchrun job (one process: a world of 1); evaluation is split over them."""
     _examples: dict[str, list[Example]] = field(default_factory=dict, repr=False)
     _warned: set[str] = field(default_factory=set, repr=False)
 
@@ -91,7 +96,8 @@ class Experiment:
         check_config(cfg, data=data is None, text_encoder=text_source)
         seed_everything(cfg.train.seed)
         configure_threads(cfg.train.num_threads)
-        device = resolve_device(cfg.train.device)
+        device = resolve_device(distributed.local_device(cfg.train.device, distributed.world()))
+        world = distributed.init(device)
         amp = resolve_precision(cfg.train.precision, device)
         tokenizer = None
         if data is None:
@@ -107,7 +113,7 @@ class Experiment:
             cache = TextCache(model.encoders["text"], cfg.train.cache_dir, device=device, dtype=amp,
                               batch_size=cfg.train.eval_batch_size, progress=cfg.train.progress)
         objective = build_objective(cfg, task, model.bottlenecks()).to(device)
-        return cls(cfg, data, task, model, objective, device, amp, cache, tokenizer, text_source)
+        return cls(cfg, data, task, model, objective, device, amp, cache, tokenizer, text_source, world=world)
 
     @classmethod
     def load(cls, path: str | Path, *, build_data: bool = True, overrides: list[str] | None = None) -> "Experiment":
@@ -176,10 +182,15 @@ class Experiment:
         c = self.cfg
         examples = self.examples(split) if isinstance(split, str) else split
         objective = kw.pop("objective", self.objective)
-        return predict(self.model, examples, modalities=c.data.modalities,
-                       batch_size=c.train.eval_batch_size, pad_to=self.pad_to, device=self.device,
-                       objective=objective, inference=kw.pop("inference", None) or c.model.inference,
-                       mc_samples=c.model.mc_samples, amp=kw.pop("amp", self.amp), **kw)
+        mine = distributed.split_indices(len(examples), self.world) if self.world.active else None
+        p = predict(self.model, examples if mine is None else [examples[i] for i in mine],
+                    modalities=c.data.modalities, batch_size=c.train.eval_batch_size, pad_to=self.pad_to,
+                    device=self.device, objective=objective,
+                    inference=kw.pop("inference", None) or c.model.inference, mc_samples=c.model.mc_samples,
+                    amp=kw.pop("amp", self.amp), **kw)
+        if mine is None:
+            return p
+        return _merge(distributed.all_gather((mine, p), self.world), len(examples))
 
     def score(self, p: Predictions) -> dict[str, float]:
         """The metrics of predictions against their labels, under the config's convention.
@@ -225,6 +236,24 @@ class Experiment:
         d = self.data
         return {"dataset": d.dataset, "task": self.task, "label_names": d.label_names, "dims": d.dims,
                 "sizes": d.sizes, "metrics": d.metrics, **d.info}
+
+
+def _merge(parts: list[tuple[list[int], Predictions]], n: int) -> Predictions:
+    """Every rank's predictions (its positions, its outputs) -> one Predictions in file order;
+    loss terms are the mean over all utterances (each rank's mean weighted by its count)."""
+    order = distributed.merge_in_order(parts, n)
+    preds = [p for _, p in parts]
+
+    def cat(get) -> np.ndarray:
+        return np.concatenate([get(p) for p in preds])[order]
+
+    counts = [len(p.ids) for p in preds]
+    ids = [i for p in preds for i in p.ids]
+    terms = {k: sum(p.terms[k] * c for p, c in zip(preds, counts)) / max(n, 1) for k in preds[0].terms}
+    fused = cat(lambda p: p.fused) if all(p.fused is not None for p in preds) else None
+    return Predictions(ids=[ids[i] for i in order], pred=cat(lambda p: p.pred), labels=cat(lambda p: p.labels),
+                       heads={k: cat(lambda p, k=k: p.heads[k]) for k in preds[0].heads},
+                       kl={k: cat(lambda p, k=k: p.kl[k]) for k in preds[0].kl}, fused=fused, terms=terms)
 
 
 def _tokenizer(cfg: ExperimentConfig, text_source: str | None):

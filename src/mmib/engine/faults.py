@@ -5,7 +5,8 @@ POINT; ACTION is ``sigint`` (as Ctrl-C), ``kill`` (SIGKILL: no cleanup at all) o
 (raise a disk-full error). Points: ``epoch_end`` (after an epoch's state is saved),
 ``write`` (inside an atomic write, after the temporary file is written and before it is
 renamed into place), ``built`` (after config.toml is written, before the data and model are
-built). Fault tests stop at a named point instead of racing the machine's speed.
+built). Fault tests stop at a named point instead of racing the machine's speed. Under
+torchrun, ``MMIB_FAULT_RANK=K`` limits the faults to rank K (one rank killed, the others not).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import signal
 
 ENV = "MMIB_FAULT"
+RANK_ENV = "MMIB_FAULT_RANK"
 
 
 class _Counter:
@@ -29,6 +31,9 @@ def point(name: str) -> None:
     """Pass the named point; act if ``MMIB_FAULT`` says so for this pass."""
     spec = os.environ.get(ENV, "")
     if not spec:
+        return
+    only = os.environ.get(RANK_ENV, "")
+    if only and only != os.environ.get("RANK", "0"):
         return
     n = _COUNTER.passes[name] = _COUNTER.passes.get(name, 0) + 1
     for item in spec.split(","):

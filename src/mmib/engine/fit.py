@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -19,7 +20,7 @@ from .. import config as config_mod
 from ..data.corruptions import augment, context_for
 from ..config import ExperimentConfig
 from ..metrics import higher_is_better
-from . import faults
+from . import distributed, faults
 from .checkpoint import (CorruptFileError, DamagedFileWarning, atomic_write_text, load_state, remove_state, save_state, save_weights,
                          verify)
 from .checks import check_config
@@ -27,10 +28,12 @@ from .evaluate import summarize
 from .experiment import Experiment, trainable_state
 from .loop import train_one_epoch
 from .rundir import RunExistsError, RunLock, clear_run, has_run, read_log, read_summary, run_dir_for
-from .seed import epoch_generator, rng_state, set_rng_state
+from .seed import epoch_generator, resolve_device, rng_state, set_rng_state
 from .speed import grad_scaler
 
 Log = Callable[[str], None]
+EpochHook = Callable[[int, dict[str, float]], None]
+"""Gets (epoch counted from 1, that epoch's validation loss terms and metrics)."""
 
 
 @dataclass
@@ -60,19 +63,30 @@ def _quiet(_: str) -> None:
 
 
 def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = False,
-        overwrite: bool = False, explicit_name: bool = False, log: Log | None = None) -> FitResult:
+        overwrite: bool = False, explicit_name: bool = False, log: Log | None = None,
+        allow_world_size_change: bool = False, on_epoch: EpochHook | None = None) -> FitResult:
     """Train, select on validation, test the selected checkpoint.
 
     ``resume=True`` continues the run in ``run_dir`` from its last completed epoch (its saved
     config wins). ``log`` receives one line per epoch and a few more (default: silent). The
-    run folder is locked while this runs: a second process on it stops at once."""
-    log = log or _quiet
+    run folder is locked while this runs: a second process on it stops at once.
+
+    Under ``torchrun`` every rank calls this; rank 0 alone locks and writes the run folder and
+    logs, the other ranks learn its path from rank 0 (the folder must be on a file system all
+    ranks see). Resuming with another number of ranks than the run was saved with is an error
+    unless ``allow_world_size_change``. ``on_epoch(epoch, valid)`` is called after each epoch's
+    files are saved (a tuner reports the validation metrics there and may raise to stop the
+    run early: the run folder then stays resumable)."""
+    world = distributed.world()
+    log = (log or _quiet) if world.main else _quiet
+    if world.active:  # join the group before rank 0 tells the others where the run goes
+        distributed.init(resolve_device(distributed.local_device(cfg.train.device, world)))
     if resume:
         assert run_dir is not None
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise FileNotFoundError(f"{run_dir}: no such run directory")
-        with RunLock(run_dir):
+        with RunLock(run_dir) if world.main else nullcontext():
             if (run_dir / "summary.json").exists():
                 log(f"{run_dir} is already finished; nothing to resume")
                 return FitResult(read_summary(run_dir), run_dir)
@@ -81,11 +95,14 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
                     f"{run_dir}: no config.toml: the run stopped before it wrote its config (nothing was "
                     "trained); start it again with the same command and --overwrite, or delete the folder")
             cfg = config_mod.load(run_dir / "config.toml")
-            return _train(Experiment.build(cfg), run_dir, True, log)
+            return _train(Experiment.build(cfg), run_dir, True, log, allow_world_size_change, on_epoch)
     check_config(cfg)  # before a folder is made or a text encoder is loaded
     if cfg.data.path and not Path(cfg.data.path).is_absolute():
         # the saved config must find the data from any working directory (evaluate, resume)
         cfg = config_mod.set_value(cfg, "data.path", str(Path(cfg.data.path).expanduser().resolve()))
+    if not world.main:
+        target = Path(distributed.broadcast(None, world))
+        return _train(Experiment.build(cfg), target, False, log, on_epoch=on_epoch)
     given = run_dir is not None
     while True:
         target = Path(run_dir) if given else run_dir_for(cfg, overwrite=overwrite, explicit_name=explicit_name)
@@ -97,8 +114,9 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
             if overwrite:
                 clear_run(target)
             atomic_write_text(target / "config.toml", cfg.to_toml())  # first: any later kill is resumable
+            distributed.broadcast(str(target), world)
             faults.point("built")
-            return _train(Experiment.build(cfg), target, False, log)
+            return _train(Experiment.build(cfg), target, False, log, on_epoch=on_epoch)
 
 
 def _load_resume_state(run_dir: Path, log: Log) -> dict[str, Any] | None:
@@ -121,8 +139,24 @@ def _load_resume_state(run_dir: Path, log: Log) -> dict[str, Any] | None:
     return None
 
 
-def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
+def _check_world(st: dict[str, Any], run_dir: Path, world: distributed.World, allow: bool, log: Log) -> None:
+    saved = int(st.get("world_size", 1))
+    if saved == world.size:
+        return
+    if not allow:
+        raise RuntimeError(
+            f"{run_dir}: the run was trained by {saved} process(es) and is resumed by {world.size}; the global "
+            "batch and learning rates are the same, but the floating-point order of the gradient sums changes, "
+            "so the result is no longer the one the original setup would give. Resume with "
+            f"{saved} process(es), or pass --allow-world-size-change")
+    log(f"resuming a run of {saved} process(es) with {world.size} (allowed)")
+
+
+def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_size_change: bool = False,
+           on_epoch: EpochHook | None = None) -> FitResult:
     cfg, c = exp.cfg, exp.cfg.train
+    world, main = exp.world, exp.world.main
+    net = distributed.wrap(exp.model, world, exp.device)  # what trains; exp.model is what is saved and evaluated
     opt, sched = exp.make_optimizer()
     scaler = grad_scaler(exp.device, exp.amp)
     toml = cfg.to_toml()
@@ -137,6 +171,7 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
             raise CorruptFileError(f"{e}: the selected weights are lost; start the run again with --overwrite") \
                 from None
     if st is not None:
+        _check_world(st, run_dir, world, allow_world_size_change, log)
         exp.model.load_state_dict(st["model"])
         exp.objective.load_state_dict(st.get("objective", {}))
         opt.load_state_dict(st["optimizer"])
@@ -147,7 +182,7 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
             scaler.load_state_dict(st["scaler"])  # fp16 on CUDA: the loss scale continues too
         done, best_score, best_epoch = st["epoch"], st["best_score"], st["best_epoch"]
         log(f"resuming {run_dir} at epoch {done + 1}/{c.epochs}")
-    if st is None:
+    if st is None and main:
         atomic_write_text(run_dir / "config.toml", toml)
         atomic_write_text(run_dir / "data.json", json.dumps(data_info, indent=2))
         if exp.model.text_parameters():
@@ -157,14 +192,20 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
     # keep only epochs the saved state covers (a killed epoch may have logged nothing or a line)
     log_path = run_dir / "metrics.jsonl"
     history = [h for h in read_log(run_dir, tolerant=True) if h["epoch"] <= done] if log_path.exists() else []
-    atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+    if main:
+        atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
 
     sel = c.select_metric
     sizes = exp.data.sizes
     log(f"run {run_dir} | {exp.data.dataset} ({exp.task}) train/valid/test = "
         f"{sizes['train']}/{sizes['valid']}/{sizes['test']} | {cfg.model.variant} + {cfg.model.fusion} "
-        f"| {sum(p.numel() for p in exp.model.parameters()):,} parameters | {exp.device}")
+        f"| {sum(p.numel() for p in exp.model.parameters()):,} parameters | {exp.device}"
+        + (f" | {world.size} processes (torchrun)" if world.active else ""))
     if exp.text_cache is not None:
+        if main:  # rank 0 builds the cache; the others then read it
+            for split in ("train", "valid", "test"):
+                exp.examples(split)
+        distributed.barrier(world)
         exp.examples("train")
         r = exp.text_cache.log[-1]
         log(f"frozen text encoder: training on cached states ({'reused' if r['hit'] else 'built'} "
@@ -176,11 +217,11 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
         if context is not None:
             examples = augment(examples, cfg.data.augment, c.seed, epoch, context)
         train_terms = train_one_epoch(
-            exp.model, exp.objective, opt, examples, modalities=cfg.data.modalities,
+            net, exp.objective, opt, examples, modalities=cfg.data.modalities,
             batch_size=c.batch_size, pad_to=exp.pad_to, generator=epoch_generator(c.seed, epoch - 1),
             device=exp.device, bucket=cfg.data.bucket, grad_clip=cfg.optim.grad_clip, scheduler=sched,
             progress=c.progress, desc=f"epoch {epoch}/{c.epochs}", amp=exp.amp, scaler=scaler,
-            on_nonfinite=c.on_nonfinite, where=f"{run_dir}: epoch {epoch}")
+            on_nonfinite=c.on_nonfinite, where=f"{run_dir}: epoch {epoch}", world=world)
         valid, _ = exp.evaluate("valid")
         if sel not in valid:
             raise KeyError(f"train.select_metric = {sel!r} is not computed on this task; "
@@ -193,28 +234,35 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
             record["test_every_epoch (not used for selection)"], _ = exp.evaluate("test")
         if improved:
             best_score, best_epoch = score, epoch
-            save_weights(run_dir / "best.safetensors", trainable_state(exp.model, exp.objective), toml,
-                         {"epoch": epoch, "valid": valid, "data": data_info})
+            if main:
+                save_weights(run_dir / "best.safetensors", trainable_state(exp.model, exp.objective), toml,
+                             {"epoch": epoch, "valid": valid, "data": data_info})
         history.append(record)
-        atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
-        save_state(state_path, {
-            "model": exp.model.state_dict(), "objective": exp.objective.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict() if sched is not None else {},
-            "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
-            "scaler": scaler.state_dict() if scaler is not None else {},
-        })
+        if main:
+            atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+            save_state(state_path, {
+                "model": exp.model.state_dict(), "objective": exp.objective.state_dict(),
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else {},
+                "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
+                "scaler": scaler.state_dict() if scaler is not None else {}, "world_size": world.size,
+            })
+        distributed.barrier(world)  # the epoch's files are complete before any rank goes on
         faults.point("epoch_end")
         shown = "" if sel == "loss" else f" {sel} {score:.4f}"  # the selection metric, when not the loss
         skipped = int(train_terms.get("skipped_steps", 0))
         log(f"epoch {epoch:>3}/{c.epochs} train loss {train_terms['loss']:.4f} | valid loss "
             f"{valid['loss']:.4f}{shown}{' *' if improved else ''} | {record['seconds']:.1f}s"
             + (f" | {skipped} non-finite step(s) skipped" if skipped else ""))
+        if on_epoch is not None:
+            on_epoch(epoch, valid)
 
     exp.load_weights(run_dir / "best.safetensors")  # the selected epoch, as saved
     summary = summarize(exp, run_dir)
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
-    if not c.keep_state:
-        remove_state(run_dir)  # finished: resume needs nothing more
+    if main:
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+        if not c.keep_state:
+            remove_state(run_dir)  # finished: resume needs nothing more
+    distributed.barrier(world)
     return FitResult(summary, run_dir, exp, done)
 
 

@@ -14,6 +14,7 @@ from ..data.types import Example
 from ..models import MIBModel, MIBOutput
 from ..objectives import MIBObjective
 from ..objectives.kl import gaussian_kl
+from .distributed import SINGLE, World, all_finite, average_gradients, shard_batches, sum_over_ranks
 from .speed import autocast, float_outputs
 
 
@@ -48,12 +49,17 @@ def train_step(
     scaler=None,
     on_nonfinite: str = "stop",
     where: str = "training",
+    loss_weight: float = 1.0,
+    world: World = SINGLE,
 ) -> dict[str, torch.Tensor] | None:
     """One optimisation step on ``batch`` (already on the model's device); returns the
     detached loss terms. ``amp``: autocast dtype of the forward pass (None = fp32; the
     objective always runs in fp32); ``scaler``: the fp16 loss scaler, if any. A non-finite
     loss raises :class:`DivergenceError` (``on_nonfinite = "stop"``) or skips the step and
-    returns None (``"skip"``); the weights are never updated from it."""
+    returns None (``"skip"``); the weights are never updated from it. Under torchrun,
+    ``loss_weight`` scales this rank's loss so that DDP's average over ranks is the global
+    batch's gradient (:func:`~mmib.engine.distributed.shard_batches`), and a non-finite loss
+    on any rank skips (or stops) the step on every rank."""
     with autocast(batch.labels.device, amp):
         out = model(batch.inputs, batch.masks)
     if amp is not None:
@@ -62,17 +68,21 @@ def train_step(
     loss = terms["loss"]
     if "estimator" in terms:  # a trainable constraint's networks learn in the same backward pass
         loss = loss + terms["estimator"]
-    if not torch.isfinite(loss):
+    if not all_finite(loss, world):
         if on_nonfinite == "skip":
             optimizer.zero_grad(set_to_none=True)
             return None
         raise DivergenceError(
-            f"{where}: the training loss is {loss.item()} (batch {batch.ids[:3]}...): training stopped, every "
+            f"{where}: the training loss is {loss.item()}{f' on rank {world.rank}' if world.active else ''} (batch {batch.ids[:3]}...): training stopped, every "
             "completed epoch is kept. Lower optim.lr or set train.on_nonfinite = 'skip', then start again "
             "with --overwrite (or continue as it is with mmib train --resume RUN_DIR)")
     optimizer.zero_grad(set_to_none=True)
+    if loss_weight != 1.0:
+        loss = loss * loss_weight
     if scaler is not None:
         scaler.scale(loss).backward()
+        if "estimator" in terms:
+            average_gradients(list(objective.estimators.parameters()), world)
         if grad_clip > 0:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -80,6 +90,8 @@ def train_step(
         scaler.update()
     else:
         loss.backward()
+        if "estimator" in terms:
+            average_gradients(list(objective.estimators.parameters()), world)
         if grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
@@ -108,19 +120,24 @@ def train_one_epoch(
     scaler=None,
     on_nonfinite: str = "stop",
     where: str = "training",
+    world: World = SINGLE,
 ) -> dict[str, float]:
     """One pass over ``examples`` in a shuffled order; returns the mean of each loss term
     (and ``skipped_steps`` when steps with a non-finite loss were skipped).
-    ``amp`` / ``scaler`` / ``on_nonfinite``: as in :func:`train_step`."""
+    ``amp`` / ``scaler`` / ``on_nonfinite``: as in :func:`train_step`. Under torchrun
+    (``world``), this rank trains on its part of every global batch and the means are over
+    all ranks' utterances."""
     model.train()
     sums: dict[str, float] = {}
     n = skipped = 0
     order = batch_order(examples, batch_size, shuffle=True, generator=generator, bucket=bucket)
-    bar = tqdm(order, desc=desc, leave=False, disable=None if progress else True, unit="batch")
-    for idx in bar:
+    parts = shard_batches(order, world)
+    bar = tqdm(parts, desc=desc, leave=False, disable=None if progress and world.main else True, unit="batch")
+    for idx, weight in bar:
         batch = collate([examples[i] for i in idx], modalities, pad_to).to(device)
         terms = train_step(model, objective, optimizer, batch, grad_clip=grad_clip, scheduler=scheduler,
-                           amp=amp, scaler=scaler, on_nonfinite=on_nonfinite, where=where)
+                           amp=amp, scaler=scaler, on_nonfinite=on_nonfinite, where=where, loss_weight=weight,
+                           world=world)
         if terms is None:
             skipped += 1
             continue
@@ -128,6 +145,10 @@ def train_one_epoch(
             sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
         n += len(batch)
         bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
+    if world.active:  # every rank's sums: the epoch's means over all utterances
+        total = sum_over_ranks({**sums, " n": float(n)}, world)
+        n = int(total.pop(" n"))
+        sums = total
     if skipped and not n:
         raise DivergenceError(f"{where}: every training step had a non-finite loss: training stopped, every "
                               "completed epoch is kept. Lower optim.lr, then start again with --overwrite")
