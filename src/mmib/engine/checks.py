@@ -18,6 +18,7 @@ from ..fusion import FUSIONS, build_fusion, fuses_posteriors
 from ..metrics import CONVENTIONS, FAMILIES
 from ..models import VARIANTS, check_fusion
 from ..objectives import CONSTRAINTS, TASK_LOSSES
+from ..tracking import LOGGERS, need_packages
 
 
 def _name(registry, name: str, allow: tuple[str, ...] = ()) -> None:
@@ -96,6 +97,12 @@ def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
         if tokens and m.freeze_text_encoder and cfg.train.cache_text:
             raise ConfigError(f"data.augment: {spec!r} changes the text, which a frozen, cached text encoder "
                               "computes once; set train.cache_text = false to augment the text")
+    for name in cfg.train.loggers:
+        _name(LOGGERS, name)
+        try:
+            need_packages(name)
+        except ImportError as e:
+            raise ConfigError(str(e)) from None
     if "text" in d.modalities:  # last: it may look into the Hugging Face cache
         _text_encoder(text_encoder or m.text_encoder)
 

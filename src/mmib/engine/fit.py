@@ -19,6 +19,7 @@ from .. import config as config_mod
 from ..data.corruptions import augment, context_for
 from ..config import ExperimentConfig
 from ..metrics import higher_is_better
+from ..tracking import RunInfo, Trackers, flat_params
 from . import faults
 from .checkpoint import (CorruptFileError, DamagedFileWarning, atomic_write_text, load_state, remove_state, save_state, save_weights,
                          verify)
@@ -60,12 +61,15 @@ def _quiet(_: str) -> None:
 
 
 def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = False,
-        overwrite: bool = False, explicit_name: bool = False, log: Log | None = None) -> FitResult:
+        overwrite: bool = False, explicit_name: bool = False, log: Log | None = None,
+        tracking: Mapping[str, Any] | None = None) -> FitResult:
     """Train, select on validation, test the selected checkpoint.
 
     ``resume=True`` continues the run in ``run_dir`` from its last completed epoch (its saved
     config wins). ``log`` receives one line per epoch and a few more (default: silent). The
-    run folder is locked while this runs: a second process on it stops at once."""
+    run folder is locked while this runs: a second process on it stops at once. ``tracking``:
+    extra parameters the trackers of ``train.loggers`` record beside the config (a sweep
+    cell's grid values, a group's seed)."""
     log = log or _quiet
     if resume:
         assert run_dir is not None
@@ -81,7 +85,7 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
                     f"{run_dir}: no config.toml: the run stopped before it wrote its config (nothing was "
                     "trained); start it again with the same command and --overwrite, or delete the folder")
             cfg = config_mod.load(run_dir / "config.toml")
-            return _train(Experiment.build(cfg), run_dir, True, log)
+            return _train(Experiment.build(cfg), run_dir, True, log, tracking)
     check_config(cfg)  # before a folder is made or a text encoder is loaded
     if cfg.data.path and not Path(cfg.data.path).is_absolute():
         # the saved config must find the data from any working directory (evaluate, resume)
@@ -98,7 +102,7 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
                 clear_run(target)
             atomic_write_text(target / "config.toml", cfg.to_toml())  # first: any later kill is resumable
             faults.point("built")
-            return _train(Experiment.build(cfg), target, False, log)
+            return _train(Experiment.build(cfg), target, False, log, tracking)
 
 
 def _load_resume_state(run_dir: Path, log: Log) -> dict[str, Any] | None:
@@ -121,14 +125,26 @@ def _load_resume_state(run_dir: Path, log: Log) -> dict[str, Any] | None:
     return None
 
 
-def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
+def _trackers(exp: Experiment, run_dir: Path, done: int, tracking: Mapping[str, Any] | None, log: Log) -> Trackers:
+    c = exp.cfg.train
+    if not c.loggers:
+        return Trackers([], None)
+    from ..tracking.mlflow_logger import default_uri
+
+    name = run_dir.name if not run_dir.name.startswith("seed-") else f"{run_dir.parent.name}/{run_dir.name}"
+    info = RunInfo(run_dir, name, exp.cfg.to_toml(), flat_params(exp.cfg.to_dict()), dict(tracking or {}),
+                   c.tracking_uri or default_uri(exp.cfg.out_dir), c.tracking_experiment, done)
+    return Trackers(c.loggers, info, warn=lambda m: log(f"warning: {m}"))
+
+
+def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log,
+           tracking: Mapping[str, Any] | None = None) -> FitResult:
     cfg, c = exp.cfg, exp.cfg.train
     opt, sched = exp.make_optimizer()
     scaler = grad_scaler(exp.device, exp.amp)
     toml = cfg.to_toml()
     data_info = exp.data_info()
     done, best_score, best_epoch = 0, None, 0
-    state_path = run_dir / "state.pt"
     st = _load_resume_state(run_dir, log) if resume else None
     if resume:
         try:
@@ -158,7 +174,6 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
     history = [h for h in read_log(run_dir, tolerant=True) if h["epoch"] <= done] if log_path.exists() else []
     atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
 
-    sel = c.select_metric
     sizes = exp.data.sizes
     log(f"run {run_dir} | {exp.data.dataset} ({exp.task}) train/valid/test = "
         f"{sizes['train']}/{sizes['valid']}/{sizes['test']} | {cfg.model.variant} + {cfg.model.fusion} "
@@ -169,6 +184,25 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
         log(f"frozen text encoder: training on cached states ({'reused' if r['hit'] else 'built'} "
             f"in {r['seconds']:.1f}s under {c.cache_dir})")
     context = context_for(exp.data.train, cfg.data.modalities, exp.get_tokenizer()) if cfg.data.augment else None
+    trackers = _trackers(exp, run_dir, done, tracking, log)
+    try:
+        summary = _epochs(exp, run_dir, opt, sched, scaler, history, done, best_score, best_epoch, context,
+                          trackers, log)
+    except BaseException:
+        trackers.finish(None, ok=False)
+        raise
+    trackers.finish(summary, ok=True)
+    if not c.keep_state:
+        remove_state(run_dir)  # finished: resume needs nothing more
+    return FitResult(summary, run_dir, exp, done)
+
+
+def _epochs(exp: Experiment, run_dir: Path, opt, sched, scaler, history: list[dict[str, Any]], done: int,
+            best_score: float | None, best_epoch: int, context, trackers: Trackers, log: Log) -> dict[str, Any]:
+    """The remaining epochs, then the final test of the selected epoch; returns the summary."""
+    cfg, c = exp.cfg, exp.cfg.train
+    toml, data_info, sel = cfg.to_toml(), exp.data_info(), c.select_metric
+    state_path, log_path = run_dir / "state.pt", run_dir / "metrics.jsonl"
     for epoch in range(done + 1, c.epochs + 1):  # epochs count from 1
         t0 = time.time()
         examples = exp.examples("train")
@@ -196,6 +230,7 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
                          {"epoch": epoch, "valid": valid, "data": data_info})
         history.append(record)
         atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+        trackers.epoch(record, [(g.get("name", str(i)), g["lr"]) for i, g in enumerate(opt.param_groups)])
         save_state(state_path, {
             "model": exp.model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict() if sched is not None else {},
@@ -212,9 +247,7 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log) -> FitResult:
     exp.load_weights(run_dir / "best.safetensors")  # the selected epoch, as saved
     summary = summarize(exp, run_dir)
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
-    if not c.keep_state:
-        remove_state(run_dir)  # finished: resume needs nothing more
-    return FitResult(summary, run_dir, exp, done)
+    return summary
 
 
 __all__ = ["FitResult", "RunExistsError", "fit"]
