@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import tiny_config
 
 from mmib.config import ConfigError
 from mmib.engine import check_config, fit
 from mmib.tracking import LOGGERS, epoch_metrics, flatten
-
-from conftest import tiny_config
 
 
 def _jsonl(run_dir):

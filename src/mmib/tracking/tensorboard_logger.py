@@ -21,7 +21,8 @@ def _hparam_value(v: Any) -> Any:
 
 class TensorBoardLogger:
     def __init__(self, info: RunInfo):
-        from torch.utils.tensorboard import SummaryWriter  # noqa: I001 - needs the tensorboard package
+        # needs the tensorboard package (mmib[track])
+        from torch.utils.tensorboard import SummaryWriter
 
         self.info = info
         self.writer = SummaryWriter(log_dir=str(info.run_dir / LOG_DIR))
