@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 from .registry import Backbone, TextEncoderSpec
 
 _TRUE = ("1", "true", "yes", "on")
+POOLER_FAMILIES = ("bert", "roberta", "xlm-roberta")
+"""Model types whose AutoModel has a pooler mmib never reads (built without it)."""
 
 
 def offline() -> bool:
@@ -115,7 +117,7 @@ def load_backbone(source: str | Path, pretrained: bool = True) -> Backbone:
         config = AutoConfig.from_pretrained(where, trust_remote_code=False, **options)  # never a folder's code
     except (OSError, ValueError) as e:
         raise cannot_load(source, _first_line(e)) from None
-    kwargs = {"add_pooling_layer": False} if config.model_type in ("bert", "roberta") else {}
+    kwargs = {"add_pooling_layer": False} if config.model_type in POOLER_FAMILIES else {}
     if pretrained:
         from transformers.utils import logging as hf_logging
 
