@@ -26,10 +26,11 @@ def default_uri(out_dir: str | Path) -> str:
 
 class MLflowLogger:
     def __init__(self, info: RunInfo):
-        for name in ("mlflow", "alembic"):  # table creation logs at INFO on every new store
-            logging.getLogger(name).setLevel(logging.WARNING)
         from mlflow.entities import Metric, Param
         from mlflow.tracking import MlflowClient
+
+        for name in ("mlflow", "alembic"):  # table creation logs at INFO on every new store
+            logging.getLogger(name).setLevel(logging.WARNING)
 
         self._metric, self._param = Metric, Param
         self.info = info
