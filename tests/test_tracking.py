@@ -111,3 +111,27 @@ def test_a_sweep_logs_each_cell_as_a_run_with_its_grid_values(tmp_path):
     got = sorted((r.data.params["run.objective.beta"], r.data.params["run.seed"]) for r in runs)
     assert got == [("0.0", "0"), ("0.01", "0")]
     assert all(r.info.status == "FINISHED" for r in runs)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_continues_its_mlflow_run(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from mmib.engine import faults
+
+    uri = f"sqlite:///{tmp_path / 'ml.db'}"
+    cfg = tiny_config(tmp_path, "train.loggers=['mlflow']", f"train.tracking_uri='{uri}'", "name='res'")
+    monkeypatch.setattr(faults, "_COUNTER", faults._Counter())
+    monkeypatch.setenv(faults.ENV, "epoch_end:1:oserror")  # a disk-full stop after epoch 1
+    with pytest.raises(OSError):
+        fit(cfg, run_dir=tmp_path / "res")
+    monkeypatch.delenv(faults.ENV)
+    client = MlflowClient(tracking_uri=uri)
+    exp_id = client.get_experiment_by_name("mmib").experiment_id
+    assert [r.info.status for r in client.search_runs([exp_id])] == ["FAILED"]
+    fit(cfg, run_dir=tmp_path / "res", resume=True)
+    runs = client.search_runs([exp_id])
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    hist = {m.step: m.value for m in client.get_metric_history(runs[0].info.run_id, "valid/loss")}
+    assert hist == {r["epoch"]: r["valid"]["loss"] for r in _jsonl(tmp_path / "res")}
