@@ -93,6 +93,7 @@ def test_tensorboard_and_mlflow_hold_the_metrics_of_metrics_jsonl(tmp_path):
     arts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"metrics.jsonl", "summary.json", "best.safetensors", "config.toml"} <= arts
     assert "state.pt" not in arts
+    assert (tmp_path / "mlartifacts").is_dir()  # beside the store, never in the working directory
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ The store is ``train.tracking_uri`` (default ``sqlite:///<out_dir>/mlflow.db``),
 experiment ``train.tracking_experiment``; the run gets the resolved config as params (dotted
 keys; a sweep's grid values and a group's seed too), every epoch's metrics at step = epoch,
 the selected epoch's test metrics at the end and the run folder as artifacts (resume states
-left out). On ``--resume`` the same MLflow run continues (its id is kept in tracking.json).
+left out; a SQLite store keeps them in ``mlartifacts/`` beside its file). On ``--resume`` the same MLflow run continues (its id is kept in tracking.json).
 """
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ def default_uri(out_dir: str | Path) -> str:
     return f"sqlite:///{Path(out_dir).expanduser().resolve() / 'mlflow.db'}"
 
 
+def artifact_location(uri: str) -> str | None:
+    """Artifacts of a SQLite store go beside its file (``mlartifacts/``), not into the working
+    directory (MLflow's default); other stores (a server) decide for themselves (None)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
+
+
 class MLflowLogger:
     def __init__(self, info: RunInfo):
         from mlflow.entities import Metric, Param
@@ -36,7 +44,8 @@ class MLflowLogger:
         self.info = info
         self.client = MlflowClient(tracking_uri=info.tracking_uri)
         exp = self.client.get_experiment_by_name(info.experiment)
-        exp_id = exp.experiment_id if exp is not None else self.client.create_experiment(info.experiment)
+        exp_id = exp.experiment_id if exp is not None else \
+            self.client.create_experiment(info.experiment, artifact_location=artifact_location(info.tracking_uri))
         old = read_state(info.run_dir).get("mlflow", {})
         if info.resumed_from and old.get("uri") == info.tracking_uri and old.get("run_id"):
             self.run_id = old["run_id"]
