@@ -100,7 +100,7 @@ def test_docs_config_md_is_the_generated_reference_and_every_key_is_documented()
     ("model.variant='xmib'", "model.variant: unknown variant 'xmib'; expected one of emib, lmib, cmib, bmib, noib"),
     ("eval.metrics='f1'", "eval.metrics: unknown metric family 'f1'; expected one of auto, sentiment"),
     ("model.text_encoder='nobody/nothing'", "model.text_encoder: expected a registered text encoder (minilm, "
-     "bert-base-config, minilm-config, tiny-config, glove), a local folder or a Hugging Face model name"),
+     "bert-base-config, minilm-config, tiny-config, glove, roberta-base, "),
 ])
 def test_config_validate_refuses_names_no_registry_knows(override, needle, capsys, monkeypatch, tmp_path):
     from mmib.cli import main

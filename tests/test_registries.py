@@ -15,6 +15,7 @@ from mmib.data import DATASETS, build_dataset
 from mmib.data.readers import READERS, detect, formats, load_corpus
 from mmib.data.safe_pickle import safe_load
 from mmib.encoders import TEXT_ENCODERS, text_encoder_spec
+from mmib.encoders.huggingface import availability
 from mmib.engine import check_config
 from mmib.engine.shapes import build_unloaded, typical_dims
 from mmib.metrics import FAMILIES
@@ -70,6 +71,12 @@ def test_every_text_encoder_builds_with_its_tokenizer(name):
     spec = TEXT_ENCODERS.get(name)
     if not spec.reads_tokens:
         assert spec.backbone is None and spec.tokenizer is None
+        return
+    if spec.source and availability(spec.source):  # a Hub model that is not here offline: one clear line
+        with pytest.raises(RuntimeError, match=f"model.text_encoder '{spec.source}': cannot load it"):
+            spec.tokenizer()
+        with pytest.raises(RuntimeError, match="cannot load it"):
+            spec.backbone(False)
         return
     tok = spec.tokenizer()
     ids = tok("a good film")["input_ids"]

@@ -33,11 +33,15 @@ def train(cfg: ExperimentConfig, *, quiet: bool = False, **kwargs: Any) -> dict[
     return fit(cfg, **kwargs).summary
 
 
-def load(path: str | Path, **kwargs: Any):
-    """Load a trained model from a run directory or checkpoint file (see :class:`mmib.engine.Predictor`)."""
+def load(path: str | Path, *, revision: str | None = None, **kwargs: Any):
+    """Load a trained model (see :class:`mmib.engine.Predictor`) from a run directory, a
+    checkpoint file, a folder written by ``mmib export`` or a Hugging Face Hub repository id
+    holding one (downloaded once, data files only; ``revision``: a branch, tag or commit).
+    Nothing in the folder is executed."""
     from .engine import Predictor
+    from .hub import resolve
 
-    return Predictor.load(path, **kwargs)
+    return Predictor.load(resolve(path, revision=revision), **kwargs)
 
 
 __all__ = ["ExperimentConfig", "config", "load", "train", "__version__"]

@@ -271,8 +271,22 @@ class TrainConfig:
     """Keep state.pt (optimiser, random generators: what --resume needs) after the run
     finishes. Off by default: a finished run needs only best.safetensors, and state.pt is
     about three times its size."""
+    loggers: list[str] = field(default_factory=list)
+    """Experiment trackers this run also logs to: tensorboard (event files in
+    <run_dir>/tensorboard/), mlflow (a run in train.tracking_uri); none by default. Both need
+    pip install 'mmib[track]'. metrics.jsonl stays the record (docs/tracking.md)."""
+    tracking_uri: str = ""
+    """MLflow tracking store: empty = sqlite:///<out_dir>/mlflow.db; any MLflow URI (a
+    database, a server) otherwise."""
+    tracking_experiment: str = "mmib"
+    """MLflow experiment that the runs are filed under."""
 
     def __post_init__(self) -> None:
+        need(isinstance(self.loggers, list) and all(isinstance(x, str) and x.strip() for x in self.loggers)
+             and len(set(self.loggers)) == len(self.loggers), "train.loggers",
+             'a list of distinct logger names, e.g. ["tensorboard", "mlflow"]', self.loggers)
+        need(bool(self.tracking_experiment.strip()), "train.tracking_experiment", "a non-empty name",
+             self.tracking_experiment)
         integer(self.epochs, "train.epochs", 1, 1_000_000)
         integer(self.batch_size, "train.batch_size", 1, 1 << 20)
         integer(self.eval_batch_size, "train.eval_batch_size", 1, 1 << 20)

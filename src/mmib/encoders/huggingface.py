@@ -18,6 +18,8 @@ from urllib.parse import urlparse
 from .registry import Backbone, TextEncoderSpec
 
 _TRUE = ("1", "true", "yes", "on")
+POOLER_FAMILIES = ("bert", "roberta", "xlm-roberta")
+"""Model types whose AutoModel has a pooler mmib never reads (built without it)."""
 
 
 def offline() -> bool:
@@ -99,7 +101,7 @@ def load_tokenizer(source: str | Path):
     options = _check(source)
     try:
         return AutoTokenizer.from_pretrained(str(Path(source).expanduser()) if is_local(source) else str(source),
-                                             **options)
+                                             trust_remote_code=False, **options)
     except (OSError, ValueError) as e:
         raise cannot_load(source, _first_line(e)) from None
 
@@ -112,10 +114,10 @@ def load_backbone(source: str | Path, pretrained: bool = True) -> Backbone:
     options = _check(source)
     where = str(Path(source).expanduser()) if is_local(source) else str(source)
     try:
-        config = AutoConfig.from_pretrained(where, **options)
+        config = AutoConfig.from_pretrained(where, trust_remote_code=False, **options)  # never a folder's code
     except (OSError, ValueError) as e:
         raise cannot_load(source, _first_line(e)) from None
-    kwargs = {"add_pooling_layer": False} if config.model_type in ("bert", "roberta") else {}
+    kwargs = {"add_pooling_layer": False} if config.model_type in POOLER_FAMILIES else {}
     if pretrained:
         from transformers.utils import logging as hf_logging
 
@@ -124,14 +126,14 @@ def load_backbone(source: str | Path, pretrained: bool = True) -> Backbone:
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         try:
-            model = AutoModel.from_pretrained(where, **kwargs, **options)
+            model = AutoModel.from_pretrained(where, trust_remote_code=False, **kwargs, **options)
         except (OSError, ValueError) as e:
             raise cannot_load(source, _first_line(e)) from None
         finally:
             hf_logging.set_verbosity(verbosity)
             hf_logging.enable_progress_bar()
     else:
-        model = AutoModel.from_config(config, **kwargs)
+        model = AutoModel.from_config(config, trust_remote_code=False, **kwargs)
     return Backbone(model, config.hidden_size)
 
 

@@ -12,7 +12,9 @@ skipped positions is simply never drawn.
 
 Applies to Hugging Face BERT-layout encoders (``encoder.layer[i]`` with
 ``attention.self.{query,key,value}``, ``attention.output``, ``intermediate``, ``output``)
-with absolute positions and no decoder; anything else runs the whole backbone.
+with absolute positions and no decoder: BERT (any vocabulary, e.g. Chinese), RoBERTa, XLM-R
+and ELECTRA (:data:`PARTIAL_FAMILIES`). Anything else, e.g. DeBERTa-v2/v3 whose
+disentangled relative attention adds position terms to every score, runs the whole backbone.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+PARTIAL_FAMILIES = ("bert", "roberta", "xlm-roberta", "electra")
 _LAYOUT = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output",
            "intermediate", "output")
 
@@ -38,13 +41,22 @@ def supports_partial_last_layer(backbone: nn.Module) -> bool:
         return False
     if getattr(config, "position_embedding_type", "absolute") != "absolute":
         return False  # relative positions add terms to the attention scores
-    if getattr(config, "model_type", "") not in ("bert", "roberta"):
+    if getattr(config, "model_type", "") not in PARTIAL_FAMILIES:
         return False
     last = layers[-1]
     names = {n for n, _ in last.named_modules()}
     attn = getattr(getattr(last, "attention", None), "self", None)
     return all(n in names for n in _LAYOUT) and hasattr(attn, "num_attention_heads") \
         and hasattr(attn, "attention_head_size")
+
+
+def padded_ids(backbone: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``ids`` (B, T) with the padding steps set to the backbone's own pad id. Batches pad with
+    0, which is a real token for RoBERTa / XLM-R (``<s>``; their pad is 1): their position ids
+    count the non-pad tokens, so the padding must carry the pad id for the positions to be
+    those the model was trained with (valid steps never attend to padding either way)."""
+    pad = getattr(getattr(backbone, "config", None), "pad_token_id", None)
+    return ids if not pad else ids.masked_fill(~mask.bool(), pad)
 
 
 @contextmanager
@@ -83,5 +95,5 @@ def last_hidden_at(backbone: nn.Module, ids: torch.Tensor, mask: torch.Tensor,
     """The backbone's last hidden states at ``positions`` (B, P): (B, P, H), the same as
     ``backbone(ids, mask).last_hidden_state`` gathered there."""
     with _without_last_layer(backbone) as last:
-        x = backbone(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        x = backbone(input_ids=padded_ids(backbone, ids, mask), attention_mask=mask.long()).last_hidden_state
     return _layer_at(last, x, mask.bool(), positions)

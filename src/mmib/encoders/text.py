@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .last_layer import last_hidden_at, supports_partial_last_layer
+from .last_layer import last_hidden_at, padded_ids, supports_partial_last_layer
 
 
 class PretrainedTextEncoder(nn.Module):
@@ -66,7 +66,7 @@ class PretrainedTextEncoder(nn.Module):
         if ids.is_floating_point():  # cached backbone states (B, L, H)
             h = ids
         else:
-            h = self.backbone(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+            h = self.backbone(input_ids=padded_ids(self.backbone, ids, mask), attention_mask=mask.long()).last_hidden_state
         if self.use_mask:
             h = h * mask[..., None].to(h.dtype)  # padded states must not leak through the conv
         return self.conv(h.transpose(1, 2)).transpose(1, 2)

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from ..data.batching import length_sorted_batches
 from ..data.types import Example
+from ..encoders.last_layer import padded_ids
 from ..encoders.text import PretrainedTextEncoder
 from .speed import autocast, precision_name
 
@@ -179,9 +180,9 @@ class TextCache:
                 for r, i in enumerate(idx):
                     ids[r, :lengths[i]] = examples[i].inputs["text"]
                     mask[r, :lengths[i]] = 1
+                ids_t, mask_t = torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
                 with autocast(self.device, self.dtype):
-                    h = backbone(input_ids=torch.from_numpy(ids).to(self.device),
-                                 attention_mask=torch.from_numpy(mask).to(self.device)).last_hidden_state
+                    h = backbone(input_ids=padded_ids(backbone, ids_t, mask_t), attention_mask=mask_t).last_hidden_state
                 h = h.float().cpu().numpy()
                 if hidden is None:
                     hidden = np.empty((int(offsets[-1]), h.shape[-1]), dtype=np.float32)

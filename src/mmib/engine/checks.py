@@ -18,6 +18,7 @@ from ..fusion import FUSIONS, build_fusion, fuses_posteriors
 from ..metrics import CONVENTIONS, FAMILIES
 from ..models import VARIANTS, check_fusion
 from ..objectives import CONSTRAINTS, TASK_LOSSES
+from ..tracking import LOGGERS, need_packages
 
 
 def _name(registry, name: str, allow: tuple[str, ...] = ()) -> None:
@@ -30,6 +31,11 @@ def _text_encoder(name: str) -> None:
     from ..encoders.huggingface import availability
 
     if name in TEXT_ENCODERS:
+        source = TEXT_ENCODERS.get(name).source  # a short name for a Hugging Face model
+        reason = availability(source) if source else None
+        if reason:
+            raise ConfigError(f"model.text_encoder: {name!r} is the Hugging Face model {source}, which cannot be "
+                              f"loaded ({reason}); give a local folder of it instead (--text-encoder /path/to/it)")
         return
     reason = availability(name)
     if reason:
@@ -99,6 +105,12 @@ def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
         if tokens and m.freeze_text_encoder and cfg.train.cache_text:
             raise ConfigError(f"data.augment: {spec!r} changes the text, which a frozen, cached text encoder "
                               "computes once; set train.cache_text = false to augment the text")
+    for name in cfg.train.loggers:
+        _name(LOGGERS, name)
+        try:
+            need_packages(name)
+        except ImportError as e:
+            raise ConfigError(str(e)) from None
     if "text" in d.modalities:  # last: it may look into the Hugging Face cache
         _text_encoder(text_encoder or m.text_encoder)
 

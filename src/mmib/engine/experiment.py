@@ -54,12 +54,14 @@ def split_state(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor]
 
 
 def checkpoint_path(path: str | Path) -> Path:
-    """A run directory or a .safetensors file -> the checkpoint file."""
+    """A run directory, an exported folder (``mmib export``) or a .safetensors file -> the checkpoint file."""
     path = Path(path)
     if path.is_dir():
-        path = path / "best.safetensors"
+        exported = path / "model.safetensors"
+        path = exported if exported.exists() and not (path / "best.safetensors").exists() else path / "best.safetensors"
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no checkpoint (a finished run has best.safetensors)")
+        raise FileNotFoundError(f"{path}: no checkpoint (a finished run has best.safetensors, an exported "
+                                "folder model.safetensors)")
     return path
 
 

@@ -20,6 +20,7 @@ from .. import config as config_mod
 from ..data.corruptions import augment, context_for
 from ..config import ExperimentConfig
 from ..metrics import higher_is_better
+from ..tracking import RunInfo, Trackers, flat_params
 from . import distributed, faults
 from .checkpoint import (CorruptFileError, DamagedFileWarning, atomic_write_text, load_state, remove_state, save_state, save_weights,
                          verify)
@@ -64,7 +65,8 @@ def _quiet(_: str) -> None:
 
 def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = False,
         overwrite: bool = False, explicit_name: bool = False, log: Log | None = None,
-        allow_world_size_change: bool = False, on_epoch: EpochHook | None = None) -> FitResult:
+        allow_world_size_change: bool = False, on_epoch: EpochHook | None = None,
+        tracking: Mapping[str, Any] | None = None) -> FitResult:
     """Train, select on validation, test the selected checkpoint.
 
     ``resume=True`` continues the run in ``run_dir`` from its last completed epoch (its saved
@@ -76,7 +78,9 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
     ranks see). Resuming with another number of ranks than the run was saved with is an error
     unless ``allow_world_size_change``. ``on_epoch(epoch, valid)`` is called after each epoch's
     files are saved (a tuner reports the validation metrics there and may raise to stop the
-    run early: the run folder then stays resumable)."""
+    run early: the run folder then stays resumable). ``tracking``: extra parameters the
+    trackers of ``train.loggers`` record beside the config (a sweep cell's grid values, a
+    group's seed); only rank 0 tracks."""
     world = distributed.world()
     log = (log or _quiet) if world.main else _quiet
     if world.active:  # join the group before rank 0 tells the others where the run goes
@@ -95,14 +99,14 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
                     f"{run_dir}: no config.toml: the run stopped before it wrote its config (nothing was "
                     "trained); start it again with the same command and --overwrite, or delete the folder")
             cfg = config_mod.load(run_dir / "config.toml")
-            return _train(Experiment.build(cfg), run_dir, True, log, allow_world_size_change, on_epoch)
+            return _train(Experiment.build(cfg), run_dir, True, log, allow_world_size_change, on_epoch, tracking)
     check_config(cfg)  # before a folder is made or a text encoder is loaded
     if cfg.data.path and not Path(cfg.data.path).is_absolute():
         # the saved config must find the data from any working directory (evaluate, resume)
         cfg = config_mod.set_value(cfg, "data.path", str(Path(cfg.data.path).expanduser().resolve()))
     if not world.main:
         target = Path(distributed.broadcast(None, world))
-        return _train(Experiment.build(cfg), target, False, log, on_epoch=on_epoch)
+        return _train(Experiment.build(cfg), target, False, log, on_epoch=on_epoch, tracking=tracking)
     given = run_dir is not None
     while True:
         target = Path(run_dir) if given else run_dir_for(cfg, overwrite=overwrite, explicit_name=explicit_name)
@@ -116,7 +120,7 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
             atomic_write_text(target / "config.toml", cfg.to_toml())  # first: any later kill is resumable
             distributed.broadcast(str(target), world)
             faults.point("built")
-            return _train(Experiment.build(cfg), target, False, log, on_epoch=on_epoch)
+            return _train(Experiment.build(cfg), target, False, log, on_epoch=on_epoch, tracking=tracking)
 
 
 def _load_resume_state(run_dir: Path, log: Log) -> dict[str, Any] | None:
@@ -152,8 +156,20 @@ def _check_world(st: dict[str, Any], run_dir: Path, world: distributed.World, al
     log(f"resuming a run of {saved} process(es) with {world.size} (allowed)")
 
 
+def _trackers(exp: Experiment, run_dir: Path, done: int, tracking: Mapping[str, Any] | None, log: Log) -> Trackers:
+    c = exp.cfg.train
+    if not c.loggers:
+        return Trackers([], None)
+    from ..tracking.mlflow_logger import default_uri
+
+    name = run_dir.name if not run_dir.name.startswith("seed-") else f"{run_dir.parent.name}/{run_dir.name}"
+    info = RunInfo(run_dir, name, exp.cfg.to_toml(), flat_params(exp.cfg.to_dict()), dict(tracking or {}),
+                   c.tracking_uri or default_uri(exp.cfg.out_dir), c.tracking_experiment, done)
+    return Trackers(c.loggers, info, warn=lambda m: log(f"warning: {m}"))
+
+
 def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_size_change: bool = False,
-           on_epoch: EpochHook | None = None) -> FitResult:
+           on_epoch: EpochHook | None = None, tracking: Mapping[str, Any] | None = None) -> FitResult:
     cfg, c = exp.cfg, exp.cfg.train
     world, main = exp.world, exp.world.main
     net = distributed.wrap(exp.model, world, exp.device)  # what trains; exp.model is what is saved and evaluated
@@ -211,57 +227,64 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
         log(f"frozen text encoder: training on cached states ({'reused' if r['hit'] else 'built'} "
             f"in {r['seconds']:.1f}s under {c.cache_dir})")
     context = context_for(exp.data.train, cfg.data.modalities, exp.get_tokenizer()) if cfg.data.augment else None
-    for epoch in range(done + 1, c.epochs + 1):  # epochs count from 1
-        t0 = time.time()
-        examples = exp.examples("train")
-        if context is not None:
-            examples = augment(examples, cfg.data.augment, c.seed, epoch, context)
-        train_terms = train_one_epoch(
-            net, exp.objective, opt, examples, modalities=cfg.data.modalities,
-            batch_size=c.batch_size, pad_to=exp.pad_to, generator=epoch_generator(c.seed, epoch - 1),
-            device=exp.device, bucket=cfg.data.bucket, grad_clip=cfg.optim.grad_clip, scheduler=sched,
-            progress=c.progress, desc=f"epoch {epoch}/{c.epochs}", amp=exp.amp, scaler=scaler,
-            on_nonfinite=c.on_nonfinite, where=f"{run_dir}: epoch {epoch}", world=world)
-        valid, _ = exp.evaluate("valid")
-        if sel not in valid:
-            raise KeyError(f"train.select_metric = {sel!r} is not computed on this task; "
-                           f"expected one of {sorted(valid)}")
-        score = valid[sel]
-        improved = best_score is None or (score > best_score if higher_is_better(sel) else score < best_score)
-        record: dict[str, Any] = {"epoch": epoch, "seconds": round(time.time() - t0, 3),
-                                  "train": train_terms, "valid": valid, "selected": improved}
-        if c.log_test_every_epoch:
-            record["test_every_epoch (not used for selection)"], _ = exp.evaluate("test")
-        if improved:
-            best_score, best_epoch = score, epoch
+    trackers = _trackers(exp, run_dir, done, tracking, log) if main else Trackers([], None)
+    try:
+        for epoch in range(done + 1, c.epochs + 1):  # epochs count from 1
+            t0 = time.time()
+            examples = exp.examples("train")
+            if context is not None:
+                examples = augment(examples, cfg.data.augment, c.seed, epoch, context)
+            train_terms = train_one_epoch(
+                net, exp.objective, opt, examples, modalities=cfg.data.modalities,
+                batch_size=c.batch_size, pad_to=exp.pad_to, generator=epoch_generator(c.seed, epoch - 1),
+                device=exp.device, bucket=cfg.data.bucket, grad_clip=cfg.optim.grad_clip, scheduler=sched,
+                progress=c.progress, desc=f"epoch {epoch}/{c.epochs}", amp=exp.amp, scaler=scaler,
+                on_nonfinite=c.on_nonfinite, where=f"{run_dir}: epoch {epoch}", world=world)
+            valid, _ = exp.evaluate("valid")
+            if sel not in valid:
+                raise KeyError(f"train.select_metric = {sel!r} is not computed on this task; "
+                               f"expected one of {sorted(valid)}")
+            score = valid[sel]
+            improved = best_score is None or (score > best_score if higher_is_better(sel) else score < best_score)
+            record: dict[str, Any] = {"epoch": epoch, "seconds": round(time.time() - t0, 3),
+                                      "train": train_terms, "valid": valid, "selected": improved}
+            if c.log_test_every_epoch:
+                record["test_every_epoch (not used for selection)"], _ = exp.evaluate("test")
+            if improved:
+                best_score, best_epoch = score, epoch
+                if main:
+                    save_weights(run_dir / "best.safetensors", trainable_state(exp.model, exp.objective), toml,
+                                 {"epoch": epoch, "valid": valid, "data": data_info})
+            history.append(record)
             if main:
-                save_weights(run_dir / "best.safetensors", trainable_state(exp.model, exp.objective), toml,
-                             {"epoch": epoch, "valid": valid, "data": data_info})
-        history.append(record)
-        if main:
-            atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
-            save_state(state_path, {
-                "model": exp.model.state_dict(), "objective": exp.objective.state_dict(),
-                "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else {},
-                "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
-                "scaler": scaler.state_dict() if scaler is not None else {}, "world_size": world.size,
-            })
-        distributed.barrier(world)  # the epoch's files are complete before any rank goes on
-        faults.point("epoch_end")
-        shown = "" if sel == "loss" else f" {sel} {score:.4f}"  # the selection metric, when not the loss
-        skipped = int(train_terms.get("skipped_steps", 0))
-        log(f"epoch {epoch:>3}/{c.epochs} train loss {train_terms['loss']:.4f} | valid loss "
-            f"{valid['loss']:.4f}{shown}{' *' if improved else ''} | {record['seconds']:.1f}s"
-            + (f" | {skipped} non-finite step(s) skipped" if skipped else ""))
-        if on_epoch is not None:
-            on_epoch(epoch, valid)
+                atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+                trackers.epoch(record, [(g.get("name", str(i)), g["lr"]) for i, g in enumerate(opt.param_groups)])
+                save_state(state_path, {
+                    "model": exp.model.state_dict(), "objective": exp.objective.state_dict(),
+                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else {},
+                    "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
+                    "scaler": scaler.state_dict() if scaler is not None else {}, "world_size": world.size,
+                })
+            distributed.barrier(world)  # the epoch's files are complete before any rank goes on
+            faults.point("epoch_end")
+            shown = "" if sel == "loss" else f" {sel} {score:.4f}"  # the selection metric, when not the loss
+            skipped = int(train_terms.get("skipped_steps", 0))
+            log(f"epoch {epoch:>3}/{c.epochs} train loss {train_terms['loss']:.4f} | valid loss "
+                f"{valid['loss']:.4f}{shown}{' *' if improved else ''} | {record['seconds']:.1f}s"
+                + (f" | {skipped} non-finite step(s) skipped" if skipped else ""))
+            if on_epoch is not None:
+                on_epoch(epoch, valid)
 
-    exp.load_weights(run_dir / "best.safetensors")  # the selected epoch, as saved
-    summary = summarize(exp, run_dir)
-    if main:
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
-        if not c.keep_state:
-            remove_state(run_dir)  # finished: resume needs nothing more
+        exp.load_weights(run_dir / "best.safetensors")  # the selected epoch, as saved
+        summary = summarize(exp, run_dir)
+        if main:
+            atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+            if not c.keep_state:
+                remove_state(run_dir)  # finished: resume needs nothing more
+    except BaseException:
+        trackers.finish(None, ok=False)
+        raise
+    trackers.finish(summary, ok=True)
     distributed.barrier(world)
     return FitResult(summary, run_dir, exp, done)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -96,8 +97,10 @@ def run_dir_for(cfg: ExperimentConfig, *, overwrite: bool = False, explicit_name
 
 def clear_run(run_dir: Path) -> None:
     """Remove an old run's results before it is trained again (``--overwrite``)."""
-    for f in ("summary.json", "state.pt", "state.prev.pt", "metrics.jsonl", "best.safetensors", "checksums.json"):
+    for f in ("summary.json", "state.pt", "state.prev.pt", "metrics.jsonl", "best.safetensors", "checksums.json",
+              "tracking.json"):
         (Path(run_dir) / f).unlink(missing_ok=True)
+    shutil.rmtree(Path(run_dir) / "tensorboard", ignore_errors=True)  # the old run's event files
 
 
 def read_log(run_dir: str | Path, *, tolerant: bool = False) -> list[dict[str, Any]]:

@@ -116,10 +116,12 @@ def _prepare(group: Path, cfg: ExperimentConfig, seeds: list[int], overwrite: bo
 
 
 def run_seeds(cfg: ExperimentConfig, seeds: list[int], *, overwrite: bool = False,
-              log: Callable[[str], None] | None = None, train_log: Callable[[str], None] | None = None) -> dict[str, Any]:
+              log: Callable[[str], None] | None = None, train_log: Callable[[str], None] | None = None,
+              tracking: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``cfg`` once per seed under ``<out_dir>/<name>/seed-<k>`` and aggregate the
     test metrics of each run's selected epoch. Returns the results.json content. ``log``: one
-    line per seed; ``train_log``: the runs' own lines (epochs)."""
+    line per seed; ``train_log``: the runs' own lines (epochs); ``tracking``: parameters the
+    trackers record for each run (the group and seed are added)."""
     log = log or (lambda m: None)
     group = Path(cfg.out_dir) / cfg.name
     _prepare(group, cfg, seeds, overwrite)
@@ -133,7 +135,8 @@ def run_seeds(cfg: ExperimentConfig, seeds: list[int], *, overwrite: bool = Fals
             continue
         log(f"[{i + 1}/{len(seeds)}] seed {seed}: training in {run}")
         resume = (run / "state.pt").exists()
-        summaries[seed] = fit(cfg_k, run_dir=run, resume=resume, log=train_log).summary
+        params = {**(tracking or {}), "group": group.name, "seed": seed}
+        summaries[seed] = fit(cfg_k, run_dir=run, resume=resume, log=train_log, tracking=params).summary
     res = collect(group, summaries, cfg)
     write_results(group, res)
     return res

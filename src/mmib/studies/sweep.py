@@ -137,7 +137,7 @@ def run_sweep(cfg: ExperimentConfig, grid: Mapping[str, Sequence[Any]] | Sequenc
     for i, (c, entry) in enumerate(zip(cells, res["cells"])):
         log(f"cell {i + 1}/{len(cells)}: {describe(c.values)}")
         entry["results"] = run_seeds(c.cfg, seed_list, overwrite=overwrite, log=lambda m: log(f"  {m}"),
-                                     train_log=train_log)
+                                     train_log=train_log, tracking={"sweep": sweep_dir.name, **c.values})
     res["averages"] = averages(res["cells"], grid, avg_keys)
     res["finished"] = True
     write_sweep(sweep_dir, res)
