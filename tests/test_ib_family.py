@@ -220,3 +220,22 @@ def test_the_ibfamily_preset_compares_every_variant_and_estimator_under_one_prot
     assert {(c["model.variant"], c["objective.constraint"]) for c in cells if p.skip(c)} == {
         ("noib", "club"), ("noib", "mine")}
     assert "ibfamily" in presets.listing()
+
+
+@pytest.mark.slow
+def test_an_export_carries_the_estimators(tmp_path):
+    """mmib export keeps a trainable constraint's estimators (objective.* in model.safetensors):
+    the exported folder reloads them bit for bit and predicts what the run predicts."""
+    import numpy as np
+
+    import mmib
+    from mmib.cli import main
+
+    mmib.train(tiny_config(tmp_path / "runs", "objective.constraint='mine'"), quiet=True)
+    run, hub = tmp_path / "runs" / "demo", tmp_path / "hub"
+    assert main(["export", str(run), str(hub)]) == 0
+    a, b = mmib.load(run), mmib.load(hub)
+    sa, sb = a.experiment.objective.state_dict(), b.experiment.objective.state_dict()
+    assert sa and sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    test = generate(a.cfg.data, a.experiment.get_tokenizer()).test
+    assert np.array_equal(a.predict(test).pred, b.predict(test).pred)
