@@ -84,7 +84,7 @@ def test_as_a_constraint_the_gradient_reaches_the_code_and_not_the_estimator(cls
     x, z = correlated(32, D, RHO, g)
     x.requires_grad_(True)
     z.requires_grad_(True)
-    value = est(Posterior(x=x, mu=z, sigma=torch.ones_like(z), z=z))
+    value = est.constraint(Posterior(x=x, mu=z, sigma=torch.ones_like(z), z=z))
     assert value.shape == () and torch.allclose(value, est.estimate(x, z) / D)  # per latent dimension
     value.backward()
     assert z.grad.abs().sum() > 0 and x.grad.abs().sum() > 0

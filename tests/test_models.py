@@ -54,6 +54,13 @@ def batch_of(data, n: int = 24, modalities=ALL):
     return collate(data.train[:n], list(modalities))
 
 
+def eval_loss(model, objective, batch) -> float:
+    """The objective's total loss at evaluation (z = mu, no dropout)."""
+    model.eval()
+    with torch.no_grad():
+        return float(objective(model(batch.inputs, batch.masks), batch.labels)["loss"])
+
+
 COMBOS = [(v, f) for v, f in itertools.product(VARIANTS.names(), FUSIONS.names())
           if VARIANTS.get(v).unimodal_ib or not fuses_posteriors(f)]
 
@@ -65,12 +72,7 @@ def test_every_variant_and_fusion_trains(data, backbone, variant: str, fusion: s
     objective = build_objective(cfg, "regression")
     batch = batch_of(data, 16)
 
-    def eval_loss() -> float:
-        model.eval()
-        with torch.no_grad():
-            return float(objective(model(batch.inputs, batch.masks), batch.labels)["loss"])
-
-    before = eval_loss()
+    before = eval_loss(model, objective, batch)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     for _ in range(8):
@@ -78,7 +80,7 @@ def test_every_variant_and_fusion_trains(data, backbone, variant: str, fusion: s
         opt.zero_grad()
         terms["loss"].backward()
         opt.step()
-    after = eval_loss()
+    after = eval_loss(model, objective, batch)
     assert after < before, f"{variant} + {fusion}: loss {before:.4f} -> {after:.4f}"
 
 
@@ -98,17 +100,12 @@ def test_every_constraint_trains_in_the_engine_step(data, backbone, variant: str
     opt = torch.optim.Adam(groups)
     batch = batch_of(data, 16)
 
-    def eval_loss() -> float:
-        model.eval()
-        with torch.no_grad():
-            return float(objective(model(batch.inputs, batch.masks), batch.labels)["loss"])
-
-    before = eval_loss()
+    before = eval_loss(model, objective, batch)
     start = [p.detach().clone() for p in objective.parameters()]
     model.train()
     for _ in range(8):
         terms = train_step(model, objective, opt, batch)
-    after = eval_loss()
+    after = eval_loss(model, objective, batch)
     assert after < before, f"{variant} + {constraint}: loss {before:.4f} -> {after:.4f}"
     if objective.trainable:  # the estimators learned in the same step
         assert "estimator" in terms and any(not torch.equal(a, b) for a, b in zip(start, objective.parameters()))

@@ -20,7 +20,7 @@ from mmib.objectives.mmd import gaussian_mmd2
 def constraint_fn(name: str, d: int):
     """A registered constraint as a callable on posteriors of width d (an estimator is built)."""
     entry = CONSTRAINTS.get(name)
-    return entry(d, d, 16) if is_trainable(name) else entry
+    return entry(d, d, 16).constraint if is_trainable(name) else entry
 
 
 def _post(x: torch.Tensor, z: torch.Tensor, mu: torch.Tensor | None = None,

@@ -30,10 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConfigError, ExperimentConfig, ModelConfig
-from ..encoders import Backbone, PretrainedTextEncoder, SequenceEncoder
+from ..encoders import Backbone
 from ..fusion import build_fusion
 from .ib import IBHead
-from .mib import MIBModel
+from .mib import MIBModel, build_encoders
 from .outputs import MIBOutput, Posterior
 from .variants import VARIANTS, VariantSpec
 
@@ -88,22 +88,10 @@ class ITHPModel(MIBModel):
             raise ConfigError(f"model.prime_modality / model.detectors: {self.prime!r} and {self.detectors} do not "
                               f"split data.modalities = {list(modalities)}")
         d = cfg.d
-        masked = cfg.pooling == "masked"
-        transformer = dict(n_layers=cfg.n_layers, n_heads=cfg.n_heads, attn_dropout=cfg.attn_dropout,
-                           res_dropout=cfg.res_dropout, relu_dropout=cfg.relu_dropout,
-                           embed_dropout=cfg.embed_dropout)
         # encoders: the prime's, and a token-id text detector's (its target is its pooled output)
         tokens = "text" in modalities and backbone is not None
         self.modalities = [self.prime] + (["text"] if tokens and self.prime != "text" else [])
-        self.encoders = nn.ModuleDict()
-        for m in self.modalities:
-            if m == "text" and tokens:
-                self.encoders[m] = PretrainedTextEncoder(backbone.model, backbone.hidden_size, d, use_mask=masked,
-                                                         partial_last_layer=cfg.text_partial_last_layer)
-            else:
-                if dims.get(m, 0) <= 0:
-                    raise ValueError(f"modality {m!r} needs a feature dim > 0 (got {dims.get(m)})")
-                self.encoders[m] = SequenceEncoder(dims[m], d, use_mask=masked, **transformer)
+        self.encoders = build_encoders(cfg, self.modalities, dims, backbone)
         self.target_dims = {m: (d if m in self.encoders else dims[m]) for m in self.detectors}
         self.ib_modalities: list[str] = []  # no per-modality heads (MIBModel's name, for shared code)
         self.fuses_posteriors = False

@@ -40,6 +40,26 @@ def check_fusion(cfg: ModelConfig) -> None:
             f"{' or '.join(variants_with_unimodal_ib())} (only they have unimodal IBs), got {cfg.no_ib_modalities!r}")
 
 
+def build_encoders(cfg: ModelConfig, modalities: list[str], dims: dict[str, int],
+                   backbone: Backbone | None) -> nn.ModuleDict:
+    """One unimodal encoder per modality: the pretrained text encoder for token-id text (when
+    a backbone is given), Conv1D + Transformer for feature sequences."""
+    masked = cfg.pooling == "masked"
+    transformer = dict(n_layers=cfg.n_layers, n_heads=cfg.n_heads, attn_dropout=cfg.attn_dropout,
+                       res_dropout=cfg.res_dropout, relu_dropout=cfg.relu_dropout, embed_dropout=cfg.embed_dropout)
+    encoders = nn.ModuleDict()
+    for m in modalities:
+        if m == "text" and backbone is not None:
+            encoders[m] = PretrainedTextEncoder(backbone.model, backbone.hidden_size, cfg.d, use_mask=masked,
+                                                partial_last_layer=cfg.text_partial_last_layer)
+        else:
+            if dims.get(m, 0) <= 0:
+                raise ValueError(f"modality {m!r} needs a feature dim > 0 (got {dims.get(m)}); "
+                                 "token-id text needs a pretrained text encoder")
+            encoders[m] = SequenceEncoder(dims[m], cfg.d, use_mask=masked, **transformer)
+    return encoders
+
+
 class MIBModel(nn.Module):
     """Unimodal encoders -> (per-modality IB heads) -> fusion -> (fused IB head) -> decoder.
 
@@ -62,20 +82,7 @@ class MIBModel(nn.Module):
         self.spec = spec = spec or VARIANTS.get(cfg.variant)
         self.modalities = list(modalities)
         d = cfg.d
-        masked = cfg.pooling == "masked"
-        transformer = dict(n_layers=cfg.n_layers, n_heads=cfg.n_heads, attn_dropout=cfg.attn_dropout,
-                           res_dropout=cfg.res_dropout, relu_dropout=cfg.relu_dropout,
-                           embed_dropout=cfg.embed_dropout)
-        self.encoders = nn.ModuleDict()
-        for m in self.modalities:
-            if m == "text" and backbone is not None:
-                self.encoders[m] = PretrainedTextEncoder(backbone.model, backbone.hidden_size, d, use_mask=masked,
-                                                         partial_last_layer=cfg.text_partial_last_layer)
-            else:
-                if dims.get(m, 0) <= 0:
-                    raise ValueError(f"modality {m!r} needs a feature dim > 0 (got {dims.get(m)}); "
-                                     "token-id text needs a pretrained text encoder")
-                self.encoders[m] = SequenceEncoder(dims[m], d, use_mask=masked, **transformer)
+        self.encoders = build_encoders(cfg, self.modalities, dims, backbone)
         check_fusion(cfg)
         self.fuses_posteriors = fuses_posteriors(cfg.fusion)
         # modalities with a unimodal bottleneck (lmib / cmib; Table V removes it from some)

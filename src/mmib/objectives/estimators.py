@@ -4,8 +4,8 @@
 Unlike the closed-form constraints, an estimator has a network of its own, one per
 bottleneck, trained alongside the model on its own loss. An :class:`Estimator` has two faces:
 
-- ``estimate(x, z)``: its current estimate of I(X; Z) in nats. As a constraint
-  (``forward(post)``) it is divided by the code's width, the scaling of the ``kl``
+- ``estimate(x, z)`` (also its ``forward``): its current estimate of I(X; Z) in nats. As a
+  constraint (``constraint(post)``) it is divided by the code's width, the scaling of the ``kl``
   constraint (a mean over latent dims), so one beta means the same for every constraint.
   Gradients reach x and z only: the estimator's own parameters are read as constants here.
 - ``learning_loss(x, z)``: what its own parameters minimise, on detached x and z, so it
@@ -50,14 +50,12 @@ class Estimator(nn.Module):
     def learning_loss(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, post: Posterior) -> torch.Tensor:
-        """The constraint: the estimate (gradient to x and z only) per latent dimension."""
-        return functional_call(self, self.frozen(), (post.x, post.z), {"method": "estimate"}) / post.z.shape[1]
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.estimate(x, z)
 
-    def __call__(self, *args, method: str | None = None, **kw):
-        if method is not None:  # functional_call routes through __call__
-            return getattr(self, method)(*args, **kw)
-        return super().__call__(*args, **kw)
+    def constraint(self, post: Posterior) -> torch.Tensor:
+        """The constraint: the estimate (gradient to x and z only) per latent dimension."""
+        return functional_call(self, self.frozen(), (post.x, post.z)) / post.z.shape[1]
 
 
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:

@@ -53,7 +53,7 @@ class MIBObjective(nn.Module):
             raise KeyError(f"objective.constraint = {self.constraint_name!r} has no estimator for bottleneck "
                            f"{name!r}: the objective was built for {sorted(self.estimators)} "
                            "(build it with the model's bottlenecks())")
-        return self.estimators[name]
+        return self.estimators[name].constraint
 
     def forward(self, out: MIBOutput, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         terms: dict[str, torch.Tensor] = {}
