@@ -94,6 +94,13 @@ class Corpus:
     emotions of ``emotions``; word_aligned: audio/visual rows are one per word (align them
     to sub-word tokens); source: file, size, sha256, reader; repairs: NaN/inf counts
     (field -> split -> {nan, posinf, neginf}); notes: how lengths and padding were read.
+    dataset: what the file says about itself, for files that carry it (``mmib extract``,
+    the ``.csd`` reader): ``name``, ``labels`` (sentiment or emotions), ``sentiment_range``,
+    ``metrics`` (label kind -> metric family); empty for the field's pickles.
+    extraction: how the features were made (``mmib extract``: per modality the extractor's
+    name, dim, frame rate, feature names, settings and package versions); empty otherwise.
+    Optional fields ``<modality>_mask`` (T,) uint8 hold a per-frame validity flag (1: valid,
+    e.g. a face was found) aligned with the field ``<modality>``.
     """
 
     splits: dict[str, CorpusSplit]
@@ -103,6 +110,8 @@ class Corpus:
     source: dict[str, Any] = field(default_factory=dict)
     repairs: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    extraction: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sizes(self) -> dict[str, int]:

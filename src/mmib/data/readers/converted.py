@@ -11,7 +11,8 @@ token ids never reads the 768-d text features). Layout, per split ``s``:
 
 and the header's ``__metadata__["mmib"]`` is JSON: format name and version, the original
 reader, emotion names, word alignment, provenance of the source file, the repairs made
-at conversion and notes.
+at conversion, notes, and (files written by ``mmib extract`` or the ``.csd`` reader) the
+dataset's own description and how its features were extracted (:class:`Corpus`).
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def write(corpus: Corpus, out: str | Path) -> Path:
         layout[s] = {"n": len(sp), "fields": sorted(sp.fields)}
     meta = {"format": FORMAT, "version": VERSION, "reader": corpus.reader,
             "emotion_names": corpus.emotion_names, "word_aligned": corpus.word_aligned,
-            "source": corpus.source, "repairs": corpus.repairs, "notes": corpus.notes, "splits": layout}
+            "source": corpus.source, "repairs": corpus.repairs, "notes": corpus.notes, "splits": layout,
+            "dataset": corpus.dataset, "extraction": corpus.extraction}
     tmp = out.with_name(out.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"mmib": json.dumps(meta)})
     os.replace(tmp, out)
@@ -142,4 +144,5 @@ def read(path: Path, fields: set[str] | None = None) -> Corpus:
             splits[s] = CorpusSplit(ids, flds, get(f"{s}.sentiment"), get(f"{s}.emotions"), raw, words)
     return Corpus(splits, meta["reader"], emotion_names=list(meta.get("emotion_names", [])),
                   word_aligned=bool(meta.get("word_aligned")), source=dict(meta.get("source", {})),
-                  repairs=meta.get("repairs", {}), notes=list(meta.get("notes", [])))
+                  repairs=meta.get("repairs", {}), notes=list(meta.get("notes", [])),
+                  dataset=dict(meta.get("dataset") or {}), extraction=dict(meta.get("extraction") or {}))

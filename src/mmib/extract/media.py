@@ -1,0 +1,100 @@
+"""Media decoding with PyAV (its wheels bundle FFmpeg: no system binary needed).
+
+``read_audio`` gives a mono float32 signal at a chosen sample rate; ``read_frames`` gives
+grey-scale (or BGR) video frames resampled to a chosen frame rate with their times. Both
+take an optional ``start`` / ``end`` in seconds and raise :class:`ClipError` with a reason
+for files they cannot use (missing, unreadable container, no audio / video track).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .registry import ClipError
+
+
+def _open(path: Path):
+    try:
+        import av
+    except ImportError:
+        raise ImportError("decoding media needs PyAV: install mmib[extract] (pip install 'mmib[extract]')") from None
+    if not Path(path).is_file():
+        raise ClipError(f"{path}: file not found")
+    try:
+        return av.open(str(path))
+    except Exception as e:  # noqa: BLE001 - PyAV raises FFmpeg's many error types
+        raise ClipError(f"{path}: not a readable audio/video container ({type(e).__name__}: {e})") from None
+
+
+def duration(path: Path) -> float | None:
+    """The container's duration in seconds (None when it does not say)."""
+    with _open(path) as c:
+        return None if c.duration is None else c.duration / 1_000_000
+
+
+def read_audio(path: Path, sample_rate: int = 16000, start: float | None = None,
+               end: float | None = None) -> np.ndarray:
+    """The first audio track, mixed to mono and resampled: float32 (n,) in [-1, 1]."""
+    import av
+
+    with _open(path) as c:
+        if not c.streams.audio:
+            raise ClipError(f"{path}: no audio track")
+        stream = c.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        parts = []
+        try:
+            for frame in c.decode(stream):
+                for out in resampler.resample(frame):
+                    parts.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                parts.append(out.to_ndarray().reshape(-1))
+        except Exception as e:  # noqa: BLE001
+            raise ClipError(f"{path}: the audio track cannot be decoded ({type(e).__name__}: {e})") from None
+    y = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+    a = 0 if start is None else max(0, int(round(start * sample_rate)))
+    b = len(y) if end is None else min(len(y), int(round(end * sample_rate)))
+    y = y[a:b]
+    if len(y) == 0:
+        raise ClipError(f"{path}: the audio track is empty" + ("" if start is None and end is None
+                                                              else f" between {start}s and {end}s"))
+    return y
+
+
+def read_frames(path: Path, fps: float, start: float | None = None, end: float | None = None,
+                gray: bool = True) -> Iterator[tuple[float, np.ndarray]]:
+    """(time from the clip's start in s, frame) at ``fps``: for each output time the latest
+    decoded frame at or before it (a constant-rate resampling of a variable-rate video).
+    Frames are uint8 (H, W) grey, or (H, W, 3) BGR with ``gray=False``."""
+    with _open(path) as c:
+        if not c.streams.video:
+            raise ClipError(f"{path}: no video track")
+        stream = c.streams.video[0]
+        t0 = 0.0 if start is None else float(start)
+        rate = float(stream.average_rate or fps)
+        step, nxt, last, last_t = 1.0 / fps, 0.0, None, 0.0
+        fmt = "gray" if gray else "bgr24"
+        try:
+            for frame in c.decode(stream):
+                if frame.time is None:
+                    continue
+                if end is not None and frame.time >= end - 1e-9:
+                    break
+                t = float(frame.time) - t0
+                while last is not None and nxt < t - 1e-9:
+                    yield nxt, last
+                    nxt += step
+                last, last_t = frame.to_ndarray(format=fmt), t
+        except Exception as e:  # noqa: BLE001 - FFmpeg's decoding errors
+            raise ClipError(f"{path}: the video track cannot be decoded ({type(e).__name__}: {e})") from None
+        stop = last_t + 1.0 / rate
+        if end is not None:
+            stop = min(stop, end - t0)
+        while last is not None and nxt < stop - 1e-9:
+            yield nxt, last
+            nxt += step
+
+__all__ = ["duration", "read_audio", "read_frames"]
