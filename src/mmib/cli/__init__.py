@@ -13,7 +13,7 @@ import warnings
 
 from ..config import ConfigError
 
-COMMAND_MODULES: list[str] = ["train", "predict", "studies", "tune", "plot", "export", "data", "model", "config"]
+COMMAND_MODULES: list[str] = ["train", "predict", "studies", "tune", "plot", "export", "data", "extract", "model", "config"]
 
 
 def build_parser() -> argparse.ArgumentParser:

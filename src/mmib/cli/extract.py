@@ -1,0 +1,65 @@
+"""``mmib extract MANIFEST -o DATASET``: raw clips -> a trainable dataset file (docs/own_data.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from ..data.validate import DataError
+    from ..extract.pipeline import extract_manifest
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        print(f"mmib extract: error: {out} exists; use --overwrite to replace it", file=sys.stderr)
+        return 2
+    none = lambda v: None if v in (None, "none") else v  # noqa: E731
+    try:
+        res = extract_manifest(args.manifest, out, audio=none(args.audio), visual=none(args.visual),
+                               workers=args.workers, strict=args.strict, max_frames=args.max_frames,
+                               align=args.align, labels=args.labels, label_range=args.label_range,
+                               emotions=args.emotions.split(",") if args.emotions else None, name=args.name,
+                               progress=not args.quiet)
+    except DataError as e:
+        print(f"mmib extract: error: {e}", file=sys.stderr)
+        return 1
+    c = res.corpus
+    sizes = " / ".join(f"{s} {n}" for s, n in c.sizes.items())
+    dims = ", ".join(f"{m} {c.extraction[m]['dim']} ({c.extraction[m]['extractor']})"
+                     for m in ("audio", "visual") if m in c.extraction)
+    print(f"wrote {out}: {sizes} utterances; {dims}; "
+          f"{'aligned on words' if c.word_aligned else 'unaligned'}; labels {c.dataset['labels']}")
+    print(f"clips extracted {res.extracted}, reused from {out.name}.parts {res.reused}, skipped {len(res.bad)}"
+          + (f" (reasons in {res.report})" if res.report else ""))
+    print(f"train on it with: mmib train --data-path {out}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..extract import EXTRACTORS
+
+    def names(mod: str) -> list[str]:
+        return [n for n, s in EXTRACTORS.items() if s.modality == mod] + ["none"]
+
+    p = sub.add_parser("extract", help="extract features from raw clips listed in a manifest into a dataset file")
+    p.add_argument("manifest", help="CSV or JSONL: id, media, text, label, split (+ video, start, end, words, "
+                                    "openface); docs/own_data.md")
+    p.add_argument("-o", "--out", required=True, help="the dataset file to write (.safetensors)")
+    p.add_argument("--audio", default="librosa", choices=names("audio"), help="audio extractor (default librosa)")
+    p.add_argument("--visual", default="none", choices=names("visual"),
+                   help="visual extractor (default none)")
+    p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
+    p.add_argument("--strict", action="store_true", help="stop at the first row or clip that cannot be used")
+    p.add_argument("--max-frames", type=int, help="bound every stream to N frames by pooling (default: keep all)")
+    p.add_argument("--align", default="auto", choices=["auto", "words", "none"],
+                   help="one row per word (needs the words column) or each stream's own frames; "
+                        "auto: words when every row has word timings")
+    p.add_argument("--labels", default="auto", choices=["auto", "sentiment", "emotions"])
+    p.add_argument("--label-range", type=float, default=3.0, help="sentiment scores lie in [-R, R] (default 3)")
+    p.add_argument("--emotions", help="comma-separated emotion names (default: every name in the manifest)")
+    p.add_argument("--name", help="the dataset's name (default: the manifest's file name)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_extract)

@@ -1,0 +1,188 @@
+"""The manifest of ``mmib extract``: one row per utterance, CSV or JSON lines.
+
+Columns: ``id``, ``media`` (a video with sound, or an audio file), ``text`` (the
+transcript), ``label`` (a sentiment score, or emotion names separated by ``;``), ``split``
+(train / valid / test); optional ``video`` (the pictures, for an audio ``media``), ``start`` /
+``end`` (seconds within the files), ``words`` (``word:start:end`` separated by spaces) and
+``openface`` (an OpenFace 2 CSV for the clip). Relative paths resolve against the manifest's
+folder. A row that cannot be used is kept as a :class:`BadRow` with its line number and the
+reason; only a manifest without a required column (or unreadable) is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..data.validate import SPLITS, DataError
+from .registry import Clip
+
+REQUIRED = ("id", "media", "text", "label", "split")
+OPTIONAL = ("video", "start", "end", "words", "openface")
+
+
+@dataclass
+class Row:
+    """One usable row: the clip, its transcript, words with timings (or None), label, split."""
+
+    clip: Clip
+    text: str
+    split: str
+    label: float | list[str]
+    words: list[tuple[str, float, float]] | None = None
+
+
+@dataclass
+class BadRow:
+    row: int
+    id: str
+    reason: str
+
+    def line(self, where: str) -> str:
+        return f"{where}:{self.row}: {self.id or '(no id)'}: {self.reason}"
+
+
+@dataclass
+class Manifest:
+    path: Path
+    rows: list[Row]
+    bad: list[BadRow]
+    labels: str
+    """sentiment or emotions."""
+    emotion_names: list[str] = field(default_factory=list)
+    sentiment_range: float | None = None
+
+
+def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: manifest not found")
+    if path.suffix.lower() in (".jsonl", ".json"):
+        out = []
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{n}: not valid JSON ({e.msg}); expected one JSON object per line") from None
+            if not isinstance(rec, dict):
+                raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
+            out.append((n, rec))
+        keys = set().union(*(r.keys() for _, r in out)) if out else set()
+    else:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            keys = set(reader.fieldnames or [])
+            out = [(n + 2, {k.strip(): v for k, v in r.items() if k is not None}) for n, r in enumerate(reader)]
+        keys = {k.strip() for k in keys}
+    missing = [c for c in REQUIRED if c not in keys]
+    if missing:
+        raise DataError(f"{path}: column {missing[0]!r} is missing; a manifest needs the columns "
+                        f"{', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)})")
+    if not out:
+        raise DataError(f"{path}: no rows; expected one row per utterance")
+    return out
+
+
+def _seconds(value: Any, name: str) -> float | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        raise ValueError(f"{name} {value!r} is not a number of seconds") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"{name} {value!r}: expected seconds >= 0")
+    return x
+
+
+def _words(value: Any) -> list[tuple[str, float, float]] | None:
+    if value is None or str(value).strip() == "":
+        return None
+    out = []
+    for item in str(value).split():
+        parts = item.rsplit(":", 2)
+        try:
+            w, a, b = parts[0], float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            raise ValueError(f"words: {item!r} is not word:start:end") from None
+        if not w or not b > a >= 0:
+            raise ValueError(f"words: {item!r}: expected a word and 0 <= start < end")
+        out.append((w, a, b))
+    return out
+
+
+def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float = 3.0,
+                  emotions: list[str] | None = None) -> Manifest:
+    """Read and check every row; ``labels``: auto (sentiment when every label is a number),
+    sentiment or emotions; ``emotions``: the allowed names (default: every name seen, sorted)."""
+    path = Path(path).expanduser()
+    records = _records(path)
+    base = path.parent
+    if labels == "auto":
+        def num(v: Any) -> bool:
+            try:
+                float(v)
+                return True
+            except (TypeError, ValueError):
+                return False
+        labels = "sentiment" if all(num(r.get("label")) for _, r in records) else "emotions"
+    if labels not in ("sentiment", "emotions"):
+        raise ValueError(f"--labels: expected auto, sentiment or emotions, got {labels!r}")
+    rows: list[Row] = []
+    bad: list[BadRow] = []
+    seen: set[str] = set()
+    names_seen: set[str] = set()
+    for n, r in records:
+        uid = str(r.get("id") or "").strip()
+        try:
+            if not uid:
+                raise ValueError("empty id")
+            if uid in seen:
+                raise ValueError(f"duplicate id {uid!r} (ids must be unique)")
+            split = str(r.get("split") or "").strip()
+            if split not in SPLITS:
+                raise ValueError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
+            text = str(r.get("text") or "").strip()
+            if not text:
+                raise ValueError("empty transcript (column 'text')")
+            raw = r.get("label")
+            if labels == "sentiment":
+                try:
+                    label: float | list[str] = float(raw)
+                except (TypeError, ValueError):
+                    raise ValueError(f"label {raw!r} is not a number (a sentiment score)") from None
+                if not math.isfinite(label) or abs(label) > label_range:
+                    raise ValueError(f"label {raw!r} is outside [-{label_range:g}, {label_range:g}] "
+                                     "(--label-range)")
+            else:
+                label = sorted({x.strip() for x in str(raw or "").split(";") if x.strip()})
+                unknown = [x for x in label if emotions is not None and x not in emotions]
+                if unknown:
+                    raise ValueError(f"label: unknown emotion {unknown[0]!r}; expected names from "
+                                     f"{', '.join(emotions or [])} separated by ';'")
+            start, end = _seconds(r.get("start"), "start"), _seconds(r.get("end"), "end")
+            if start is not None and end is not None and end <= start:
+                raise ValueError(f"end {end:g} is not after start {start:g}")
+            words = _words(r.get("words"))
+            media = str(r.get("media") or "").strip()
+            if not media:
+                raise ValueError("empty 'media' (a video with sound or an audio file)")
+            opt = {k: (base / str(r[k]).strip()) for k in ("video", "openface") if str(r.get(k) or "").strip()}
+        except ValueError as e:
+            bad.append(BadRow(n, uid, str(e)))
+            continue
+        seen.add(uid)
+        if labels == "emotions":
+            names_seen.update(label)  # type: ignore[arg-type]
+        clip = Clip(uid, base / media, opt.get("video"), start, end, opt.get("openface"), n)
+        rows.append(Row(clip, text, split, label, words))
+    names = list(emotions) if emotions is not None else sorted(names_seen)
+    return Manifest(path, rows, bad, labels, names, label_range if labels == "sentiment" else None)
+
+
+__all__ = ["BadRow", "Manifest", "Row", "read_manifest"]
