@@ -57,9 +57,13 @@ class Plan:
 
     def record(self) -> dict[str, Any]:
         """``Corpus.extraction``: enough to extract a new clip exactly the same way."""
-        import mmib
+        from importlib.metadata import PackageNotFoundError, version
 
-        rec: dict[str, Any] = {"aligned": self.aligned, "max_frames": self.max_frames, "mmib": mmib.__version__}
+        try:
+            mine = version("mmib")
+        except PackageNotFoundError:
+            mine = "unknown"
+        rec: dict[str, Any] = {"aligned": self.aligned, "max_frames": self.max_frames, "mmib": mine}
         for m in self.modalities:
             name = self.extractors[m]
             rec[m] = EXTRACTORS.get(name).describe(name, self.settings.get(m))
