@@ -140,3 +140,14 @@ def test_jsonl_token_ids_and_long_sequences_are_shortened_as_in_training(eval_ru
     assert ex.inputs["audio"].shape == (L, 74) and ex.inputs["audio"][0, 0] == 0.0  # head truncation
     assert ex.inputs["visual"].shape == (3, 47)
     assert model.predict([rec]).pred.shape == (1, 1)
+
+
+def test_a_clip_is_refused_for_a_run_trained_on_features_mmib_did_not_extract(eval_runs, tmp_path, capsys):
+    from media import voiced, write_clip
+
+    clip = write_clip(tmp_path / "c.wav", audio=voiced(150, 0.5))
+    assert main(["predict", str(eval_runs / "cm" / "seed-0"), str(clip), "--text", "hi"]) == 2
+    err = capsys.readouterr().err
+    assert "not made by `mmib extract`, so mmib cannot extract a clip the same way" in err
+    assert main(["predict", str(eval_runs / "cm" / "seed-0"), str(tmp_path / "missing.mp4")]) == 2
+    assert "missing.mp4: clip not found" in capsys.readouterr().err

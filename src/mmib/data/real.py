@@ -147,5 +147,7 @@ def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
         "repairs": repairs.totals(),
         "repairs_per_split": repairs.counts,
     }
+    if corpus.extraction:
+        info["extraction"] = corpus.extraction  # mmib predict extracts new clips the same way
     return DatasetSplits(**splits, dataset=dataset, task=spec.task(kind), label_names=names, dims=dims,
                          metrics=spec.metric_family(kind), info=info)

@@ -118,11 +118,66 @@ class Predictor:
         records, where = read_jsonl(path)
         return self.examples_from_records(records, where)
 
+    @property
+    def extraction(self) -> dict[str, Any]:
+        """How the run's training features were extracted (``mmib extract``); empty when
+        they came from a feature file mmib did not make."""
+        return dict(self.meta["data"].get("extraction") or {})
+
+    def examples_from_clips(self, rows: list[Any]) -> list[Example]:
+        """Manifest rows (:class:`mmib.extract.manifest.Row`) -> examples, each clip extracted
+        with the run's own extractors and settings."""
+        import numpy as np
+
+        from ..data.examples import make_example
+        from ..extract.pipeline import Plan, extract_clip
+
+        rec = self.extraction
+        src = self.meta["data"].get("source", {})
+        if not rec:
+            raise ValueError(f"{self.checkpoint}: the run was trained on features from "
+                             f"{src.get('file') or src.get('converted_file') or self.cfg.data.dataset} "
+                             f"(reader {self.meta['data'].get('reader', self.cfg.data.dataset)}), not made by "
+                             "`mmib extract`, so mmib cannot extract a clip the same way; predict on a data "
+                             "file or a JSON-lines file of features instead")
+        plan = Plan.from_record(rec, where=str(self.checkpoint))
+        lacking = [m for m in self.modalities if m != "text" and m not in plan.modalities]
+        if lacking:
+            raise ValueError(f"{self.checkpoint}: the model uses {lacking} but the run's extraction record has "
+                             f"no extractor for it")
+        tok = self.tokenizer() if "text" in self.modalities else None
+        n = len(self.label_names)
+        out = []
+        for row in rows:
+            streams = extract_clip(row.clip, plan, row.words)
+            label = np.full(n, np.nan, np.float32)
+            if row.label is not None and self.task == "regression":
+                label[:] = float(row.label)
+            elif row.label is not None:
+                label = np.array([float(e in row.label) for e in self.label_names], np.float32)
+            words = [w for w, _, _ in row.words] if plan.aligned else row.text.split()
+            feats = {m: streams[m].values for m in self.modalities if m != "text"}
+            masks = {m: streams[m].mask for m in feats if streams[m].mask is not None}
+            out.append(make_example(row.clip.id, label, features=feats, max_len=self.cfg.data.max_len,
+                                    truncation=self.cfg.data.truncation, tokenizer=tok,
+                                    words=words if tok is not None else None,
+                                    word_aligned=plan.aligned, text=row.text, **_mask_arg(masks)))
+        return out
+
     def examples_from_records(self, records: list[dict[str, Any]], where: list[str] | None = None) -> list[Example]:
         """JSON-lines style dicts -> :class:`Example` (validated against the model's dims)."""
         tok = self.tokenizer()
         return [record_example(r, where[i] if where else f"record {i}", cfg=self.cfg.data, dims=self.dims,
                                tokenizer=tok, n_labels=len(self.label_names)) for i, r in enumerate(records)]
+
+
+def _mask_arg(masks: dict[str, Any]) -> dict[str, Any]:
+    """Per-frame masks for :func:`make_example` when it takes them."""
+    import inspect
+
+    from ..data.examples import make_example
+
+    return {"masks": masks} if masks and "masks" in inspect.signature(make_example).parameters else {}
 
 
 __all__ = ["Predictor"]

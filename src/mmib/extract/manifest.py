@@ -32,7 +32,7 @@ class Row:
     clip: Clip
     text: str
     split: str
-    label: float | list[str]
+    label: float | list[str] | None
     words: list[tuple[str, float, float]] | None = None
 
 
@@ -57,7 +57,7 @@ class Manifest:
     sentiment_range: float | None = None
 
 
-def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _records(path: Path, required: tuple[str, ...] = REQUIRED) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: manifest not found")
     if path.suffix.lower() in (".jsonl", ".json"):
@@ -79,10 +79,10 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any]]]:
             keys = set(reader.fieldnames or [])
             out = [(n + 2, {k.strip(): v for k, v in r.items() if k is not None}) for n, r in enumerate(reader)]
         keys = {k.strip() for k in keys}
-    missing = [c for c in REQUIRED if c not in keys]
+    missing = [c for c in required if c not in keys]
     if missing:
         raise DataError(f"{path}: column {missing[0]!r} is missing; a manifest needs the columns "
-                        f"{', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)})")
+                        f"{', '.join(required)} (optional: {', '.join(c for c in REQUIRED + OPTIONAL if c not in required)})")
     if not out:
         raise DataError(f"{path}: no rows; expected one row per utterance")
     return out
@@ -117,11 +117,16 @@ def _words(value: Any) -> list[tuple[str, float, float]] | None:
 
 
 def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float = 3.0,
-                  emotions: list[str] | None = None) -> Manifest:
+                  emotions: list[str] | None = None, labeled: bool = True) -> Manifest:
     """Read and check every row; ``labels``: auto (sentiment when every label is a number),
-    sentiment or emotions; ``emotions``: the allowed names (default: every name seen, sorted)."""
+    sentiment or emotions; ``emotions``: the allowed names (default: every name seen, sorted).
+    ``labeled=False`` (clips to predict): only id, media and text are required; a row without
+    a label gets None and a row without a split is a test row."""
     path = Path(path).expanduser()
-    records = _records(path)
+    records = _records(path, REQUIRED if labeled else ("id", "media", "text"))
+    if not labeled:
+        for _, r in records:
+            r["split"] = r.get("split") or "test"
     base = path.parent
     if labels == "auto":
         def num(v: Any) -> bool:
@@ -130,7 +135,8 @@ def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float 
                 return True
             except (TypeError, ValueError):
                 return False
-        labels = "sentiment" if all(num(r.get("label")) for _, r in records) else "emotions"
+        labels = "sentiment" if all(num(r.get("label")) for _, r in records
+                                    if labeled or str(r.get("label") or "").strip()) else "emotions"
     if labels not in ("sentiment", "emotions"):
         raise ValueError(f"--labels: expected auto, sentiment or emotions, got {labels!r}")
     rows: list[Row] = []
@@ -151,9 +157,11 @@ def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float 
             if not text:
                 raise ValueError("empty transcript (column 'text')")
             raw = r.get("label")
-            if labels == "sentiment":
+            if not labeled and not str(raw or "").strip():
+                label: float | list[str] | None = None
+            elif labels == "sentiment":
                 try:
-                    label: float | list[str] = float(raw)
+                    label = float(raw)
                 except (TypeError, ValueError):
                     raise ValueError(f"label {raw!r} is not a number (a sentiment score)") from None
                 if not math.isfinite(label) or abs(label) > label_range:
@@ -177,7 +185,7 @@ def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float 
             bad.append(BadRow(n, uid, str(e)))
             continue
         seen.add(uid)
-        if labels == "emotions":
+        if labels == "emotions" and label is not None:
             names_seen.update(label)  # type: ignore[arg-type]
         clip = Clip(uid, base / media, opt.get("video"), start, end, opt.get("openface"), n)
         rows.append(Row(clip, text, split, label, words))
