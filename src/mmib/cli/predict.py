@@ -22,10 +22,12 @@ def _is_manifest(path: str) -> bool:
     import json
 
     p = Path(path)
+    if p.suffix.lower() not in (".csv", ".jsonl"):
+        return False
     try:
         with open(p, encoding="utf-8") as f:
             first = f.readline()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return False
     if p.suffix.lower() == ".csv":
         return "media" in [c.strip() for c in first.strip().split(",")]

@@ -133,10 +133,12 @@ class Predictor:
         from ..extract.pipeline import Plan, extract_clip
 
         rec = self.extraction
-        src = self.meta["data"].get("source", {})
+        src = self.meta["data"].get("source")
         if not rec:
+            if isinstance(src, dict):
+                src = src.get("file") or src.get("converted_file")
             raise ValueError(f"{self.checkpoint}: the run was trained on features from "
-                             f"{src.get('file') or src.get('converted_file') or self.cfg.data.dataset} "
+                             f"{src or self.cfg.data.dataset} "
                              f"(reader {self.meta['data'].get('reader', self.cfg.data.dataset)}), not made by "
                              "`mmib extract`, so mmib cannot extract a clip the same way; predict on a data "
                              "file or a JSON-lines file of features instead")
