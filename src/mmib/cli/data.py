@@ -1,4 +1,4 @@
-"""``mmib data inspect FILE`` and ``mmib data convert IN OUT`` (docs/datasets.md)."""
+"""``mmib data inspect FILE``, ``mmib data convert IN OUT`` and ``mmib data csd`` (docs/datasets.md)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,24 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_csd(args: argparse.Namespace) -> int:
+    from ..data.readers import converted
+    from ..extract.csd import read_csd
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        print(f"mmib data csd: error: {out} exists; use --overwrite to replace it", file=sys.stderr)
+        return 2
+    corpus = read_csd(labels=args.labels, words=args.words, audio=args.audio, visual=args.visual, folds=args.folds,
+                      aligned=not args.unaligned, emotions=args.emotions.split(",") if args.emotions else None)
+    converted.write(corpus, out)
+    sizes = " / ".join(f"{s} {n}" for s, n in corpus.sizes.items())
+    dims = ", ".join(f"{k} {v}" for k, v in corpus.dims.items() if not k.endswith("_mask"))
+    print(f"wrote {out}: {sizes} segments; {dims}; {corpus.notes[0]}")
+    print(f"train on it with: mmib train --data-path {out}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     from ..data.readers import formats
 
@@ -64,3 +82,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--format", default="auto", choices=FORMATS, help="reader of IN (default: from the structure)")
     q.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     q.set_defaults(func=cmd_convert)
+
+    q = dsub.add_parser("csd", help="CMU-MultimodalSDK .csd files (words, COVAREP, FACET, labels) -> a dataset file")
+    q.add_argument("--labels", required=True, help="the labels .csd (e.g. CMU_MOSI_Opinion_Labels.csd)")
+    q.add_argument("--words", help="the words .csd (needed for the aligned layout)")
+    q.add_argument("--audio", help="an acoustic .csd (e.g. CMU_MOSI_COVAREP.csd)")
+    q.add_argument("--visual", help="a visual .csd (e.g. CMU_MOSI_Visual_Facet_42.csd, OpenFace)")
+    q.add_argument("--folds", default="mosi", help="mosi (the SDK's standard folds, shipped) or a JSON file "
+                                                   "{train: [...], valid: [...], test: [...]} of video ids")
+    q.add_argument("--unaligned", action="store_true", help="keep each stream's own frames per segment "
+                                                            "(default: averaged within each word)")
+    q.add_argument("--emotions", help="names of the label columns after the sentiment, comma-separated "
+                                      "(MOSEI's All Labels: six emotions)")
+    q.add_argument("-o", "--out", required=True)
+    q.add_argument("--overwrite", action="store_true")
+    q.set_defaults(func=cmd_csd)
