@@ -31,7 +31,7 @@ def face_frames(n: int, size: tuple[int, int] = (240, 320), *, face: bool = True
 
     h, w = size
     rng = np.random.default_rng(seed)
-    bg = (rng.random((h // 8, w // 8, 3)) * 90 + 60)
+    bg = (rng.random((h // 8 + 1, w // 8 + 1, 3)) * 90 + 60)
     bg = np.kron(bg, np.ones((8, 8, 1)))[:h, :w].astype(np.uint8)
     crop = data.astronaut()[20:230, 150:330]  # head and shoulders, 210 x 180
     for i in range(n):

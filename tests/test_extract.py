@@ -222,3 +222,25 @@ def test_a_killed_extraction_resumes_where_it_stopped(clips, tmp_path):
     assert res.returncode == 0, res.stderr
     assert f"clips extracted {20 - done}, reused from k.safetensors.parts {done}" in res.stdout
     assert converted.read(out).sizes == {"train": 16, "valid": 2, "test": 2}
+
+
+def test_visual_stream_masks_no_face_frames_and_a_faceless_clip_is_reported(tmp_path, capsys):
+    pytest.importorskip("cv2")
+    half = list(face_frames(25, face=False, seed=1)) + list(face_frames(25))
+    rows = []
+    for i, split in enumerate(["train", "train", "valid", "test"]):
+        write_clip(tmp_path / f"v{i}.mp4", audio=voiced(150, 2.0), frames=half)
+        rows.append({"id": f"v{i}", "media": f"v{i}.mp4", "text": "hi there", "split": split, "label": "1"})
+    write_clip(tmp_path / "empty.mp4", audio=voiced(150, 1.0), frames=face_frames(25, face=False))
+    rows.append({"id": "empty", "media": "empty.mp4", "text": "hi", "split": "train", "label": "0"})
+    out = tmp_path / "v.safetensors"
+    assert main(["extract", str(write_manifest(tmp_path, rows)), "-o", str(out), "--visual", "face",
+                 "--workers", "1", "-q"]) == 0
+    assert f"clips.csv:{len(rows) + 1}: empty: no face in any frame" in capsys.readouterr().err
+    c = converted.read(out)
+    tr = c.splits["train"]
+    assert tr.ids == ["v0", "v1"] and c.dims["visual"] == EXTRACTORS.get("face").dim
+    mask, vis = tr.fields["visual_mask"][0], tr.fields["visual"][0]
+    assert len(mask) == len(vis) == 50
+    assert not mask[:25].any() and mask[25:].mean() > 0.9  # masked where there is no face
+    assert not vis[:25].any() and c.extraction["visual"]["extractor"] == "face"
