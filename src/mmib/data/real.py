@@ -161,5 +161,9 @@ def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
         "repairs": repairs.totals(),
         "repairs_per_split": repairs.counts,
     }
+    if corpus.dataset:
+        info["described_as"] = corpus.dataset  # what the file says about itself
+    if corpus.extraction:
+        info["extraction"] = corpus.extraction  # how to extract a new clip the same way
     return DatasetSplits(**splits, dataset=dataset, task=spec.task(kind), label_names=names, dims=dims,
                          metrics=spec.metric_family(kind), info=info)
