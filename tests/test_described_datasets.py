@@ -76,3 +76,9 @@ def test_wrong_label_kind_for_a_described_file_is_a_config_error(tmp_path):
     data = write_own(tmp_path / "emo.safetensors", labels="emotions")
     with pytest.raises(ConfigError, match="emotion labels only"):
         check_config(tiny_config(tmp_path, f"data.path='{data}'", "data.labels='sentiment'"))
+
+
+def test_model_summary_takes_dims_from_a_described_file(tmp_path, capsys):
+    data = write_own(tmp_path / "clips.safetensors")
+    assert main(["model", "summary", "--data-path", str(data), "--text-encoder", "tiny-config"]) == 0
+    assert "dims {'text': 0, 'audio': 3, 'visual': 4}" in capsys.readouterr().out

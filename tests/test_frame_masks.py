@@ -13,7 +13,7 @@ from own_data import own_corpus, write_own
 from mmib.data import collate
 from mmib.data.corruptions import context_for, corrupt, rng_for
 from mmib.data.examples import make_example, shorten_masked
-from mmib.data.inspect import report
+from mmib.data.inspect import render, report
 from mmib.data.readers import converted, load_corpus
 from mmib.encoders.pooling import pool
 from mmib.engine.experiment import Experiment
@@ -30,6 +30,7 @@ def test_masks_survive_write_and_read(tmp_path):
     rep = report(back)
     assert "visual_mask" not in rep["fields"]  # a mask is not a feature field
     assert 0.2 < rep["fields"]["visual"]["masked_fraction"]["train"] < 0.6
+    assert "visual_mask   masked frames train" in render(rep)
 
 
 def test_mask_of_wrong_length_is_refused(tmp_path):

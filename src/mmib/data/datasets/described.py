@@ -34,10 +34,26 @@ def file_description(path: str | Path) -> dict[str, Any]:
     return dict(converted._metadata(p).get("dataset") or {})
 
 
+def file_dims(path: str | Path) -> dict[str, int]:
+    """Feature dims of a converted file's audio / visual fields, read from its header only."""
+    from safetensors import safe_open
+
+    out = {}
+    with safe_open(str(Path(path).expanduser()), framework="np") as f:
+        keys = set(f.keys())
+        for m in ("audio", "visual"):
+            if f"train.{m}.values" in keys:
+                shape = f.get_slice(f"train.{m}.values").get_shape()
+                if len(shape) == 2:
+                    out[m] = int(shape[1])
+    return out
+
+
 def spec_from_description(desc: dict[str, Any], path: str | Path) -> DatasetSpec:
     """A :class:`DatasetSpec` from a file's own description (raises DataError naming the
-    file and the entry when the description is unusable)."""
+    file and the entry when the description is unusable); its usual dims are the file's."""
     labels = desc.get("labels")
+    dims = file_dims(path) if Path(path).expanduser().is_file() else {}
     name = desc.get("name") or Path(path).stem
     if labels == "sentiment":
         bound = desc.get("sentiment_range")
@@ -46,14 +62,14 @@ def spec_from_description(desc: dict[str, Any], path: str | Path) -> DatasetSpec
                             f"got {bound!r}")
         return DatasetSpec(f"{name}: sentiment described by its file {path}",
                            sentiment_range=math.inf if bound is None else float(bound),
-                           metrics={"sentiment": "sentiment"})
+                           metrics={"sentiment": "sentiment"}, dims=dims)
     if labels == "emotions":
         names = tuple(str(n) for n in desc.get("emotion_names") or ())
         if not names:
             raise DataError(f"{path}: dataset description: labels 'emotions' needs emotion_names, got none")
         return DatasetSpec(f"{name}: emotions {', '.join(names)} described by its file {path}",
                            sentiment_range=None, emotions=names, fixed_emotions=True, default_labels="emotions",
-                           metrics={"emotions": "emotion_acc_f1"})
+                           metrics={"emotions": "emotion_acc_f1"}, dims=dims)
     raise DataError(f"{path}: dataset description: expected labels 'sentiment' or 'emotions', got {labels!r}")
 
 
@@ -77,4 +93,4 @@ def resolve(cfg: DataConfig) -> tuple[str, DatasetSpec]:
     return name, spec_from_description(desc, cfg.path)
 
 
-__all__ = ["AUTO", "file_description", "resolve", "spec_from_description"]
+__all__ = ["AUTO", "file_description", "file_dims", "resolve", "spec_from_description"]
