@@ -125,3 +125,16 @@ def test_corruptions_keep_masks_aligned(tmp_path):
                 rows = [int(np.flatnonzero((before.inputs["visual"] == r).all(1))[0]) for r in after.inputs["visual"]]
                 assert after.inputs["visual_mask"].tolist() == before.inputs["visual_mask"][rows].tolist()
         exp.predict(out)  # still a valid batch
+
+
+def test_prediction_records_take_frame_masks():
+    from mmib.config import DataConfig
+    from mmib.data.records import record_example
+
+    cfg = DataConfig(modalities=["visual"])
+    rec = {"id": "r", "visual": [[1.0, 2.0], [3.0, 4.0]], "visual_mask": [1, 0]}
+    ex = record_example(rec, "line 1", cfg=cfg, dims={"visual": 2}, tokenizer=None, n_labels=1)
+    assert ex.inputs["visual_mask"].tolist() == [True, False]
+    with pytest.raises(ValueError, match="line 1: 'visual_mask' must hold one 0/1 flag per visual row"):
+        record_example({**rec, "visual_mask": [1]}, "line 1", cfg=cfg, dims={"visual": 2}, tokenizer=None,
+                       n_labels=1)
