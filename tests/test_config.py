@@ -95,7 +95,7 @@ def test_docs_config_md_is_the_generated_reference_and_every_key_is_documented()
 @pytest.mark.parametrize("override, needle", [
     ("model.fusion='nope'", "model.fusion: unknown fusion 'nope'; expected one of addition, concat, graph"),
     ("objective.constraint='l3'", "objective.constraint: unknown constraint 'l3'; expected one of coral"),
-    ("data.dataset='mosj'", "data.dataset: unknown dataset 'mosj'; expected one of iemocap, mosei, mosi, sims, synth"),
+    ("data.dataset='mosj'", "data.dataset: unknown dataset 'mosj'; expected one of auto, iemocap, mosei, mosi, sims, synth"),
     ("data.format='hdf5'", "data.format: unknown data format 'hdf5'; expected one of auto, converted, magbert, mmsa"),
     ("model.variant='xmib'", "model.variant: unknown variant 'xmib'; expected one of emib, lmib, cmib, bmib, noib"),
     ("eval.metrics='f1'", "eval.metrics: unknown metric family 'f1'; expected one of auto, sentiment"),

@@ -62,8 +62,9 @@ class SynthConfig:
 class DataConfig:
     """What to train on and how to batch it."""
 
-    dataset: str = "synth"
-    """Dataset name: synth, mosi, mosei, iemocap, sims (sets task and metrics)."""
+    dataset: str = "auto"
+    """Dataset name: synth, mosi, mosei, iemocap, sims (sets task and metrics), or auto: synth
+    without data.path, else what the data file says about itself (files from `mmib extract`)."""
     path: str = ""
     """Data file for real datasets (pickle or converted file); unused for synth."""
     format: str = "auto"

@@ -15,7 +15,8 @@ class Batch:
     """A padded batch.
 
     inputs[m]: (B, T_m) int64 token ids or (B, T_m, D_m) float32 features.
-    masks[m]: (B, T_m) bool, True on valid steps (right padding).
+    masks[m]: (B, T_m) bool, True on valid steps: within the utterance's length (right padding)
+        and, where the example carries a per-frame mask ``inputs["<m>_mask"]``, a valid frame.
     labels: (B, K) float32.
     """
 
@@ -41,6 +42,10 @@ def collate(examples: list[Example], modalities: list[str], pad_to: int | None =
     """Right-pad each modality to the batch's longest member, or to ``pad_to`` (fixed mode).
 
     Every sequence keeps at least one valid step so that attention never sees an all-padding row.
+    A per-frame mask (``ex.inputs["<m>_mask"]``, e.g. no face found) is ANDed into the batch
+    mask, and masked frames' inputs are zeroed so their values cannot reach the model by any
+    path. An utterance none of whose frames is valid keeps its first step as the one valid
+    step, with zero input (like an empty utterance): the model sees "nothing", not a frame.
     """
     inputs: dict[str, torch.Tensor] = {}
     masks: dict[str, torch.Tensor] = {}
@@ -56,6 +61,13 @@ def collate(examples: list[Example], modalities: list[str], pad_to: int | None =
             n = min(len(s), T)
             arr[i, :n] = s[:n]
             mask[i, : max(1, n)] = True
+            frames = examples[i].inputs.get(f"{m}_mask")
+            if frames is not None:
+                valid = np.asarray(frames[:n], dtype=bool)
+                arr[i, :n][~valid] = 0
+                mask[i, :n] &= valid
+                if not mask[i].any():
+                    mask[i, 0] = True
         inputs[m] = torch.from_numpy(arr)
         masks[m] = torch.from_numpy(mask)
     labels = torch.from_numpy(np.stack([ex.label for ex in examples]).astype(np.float32))

@@ -151,6 +151,19 @@ class Corpus:
                 if r.dim != train.fields[k].dim:
                     raise fail(path, s, k, None, f"feature dim {train.fields[k].dim} (as in split 'train')",
                                f"dim {r.dim}")
+            for k, r in sp.fields.items():
+                base = k[: -len("_mask")] if k.endswith("_mask") else None
+                if base is None:
+                    continue
+                if base not in sp.fields:
+                    raise fail(path, s, k, None, f"a field {base!r} for the mask to go with", "none")
+                bad = np.flatnonzero(r.lengths != sp.fields[base].lengths)
+                if len(bad):
+                    raise fail(path, s, k, int(bad[0]), f"{int(sp.fields[base].lengths[bad[0]])} frames "
+                               f"(one flag per {base} row)", int(r.lengths[bad[0]]))
+                if r.values.ndim != 1 or (len(r.values) and not np.isin(r.values, (0, 1)).all()):
+                    raise fail(path, s, k, None, "flags 0 / 1 of shape (T,)", f"shape {r.values.shape[1:]}, "
+                               f"values {np.unique(r.values)[:5].tolist()}")
             for name, lab in (("sentiment", sp.sentiment), ("emotions", sp.emotions)):
                 if lab is not None and len(lab) != n:
                     raise fail(path, s, name, None, f"{n} labels (one per utterance)", len(lab))

@@ -15,6 +15,11 @@ Text, by what is given:
                      deterministic pseudo word vectors (:func:`~mmib.data.align.word_vectors`).
 Audio / visual (T, D): the first ``max_len`` steps (``truncation = "head"``) or the means of
 ``max_len`` equal windows over the whole utterance (``"pool"``).
+
+Per-frame masks (``masks[m]``: (T,) 1 = valid frame, 0 = masked, e.g. no face found) follow
+their modality: ``head`` cuts them too, ``pool`` averages only the valid frames of a window and
+masks a window that has none, word-aligned repetition repeats them with the rows ([CLS] /
+[SEP] rows are masked). They land in ``Example.inputs`` as ``"<m>_mask"`` (bool (T,)).
 """
 
 from __future__ import annotations
@@ -29,13 +34,23 @@ from .types import Example
 
 def shorten(x: np.ndarray, max_len: int, mode: str) -> np.ndarray:
     """(T, D) -> at most (max_len, D): the first steps (head) or window means (pool)."""
+    return shorten_masked(x, None, max_len, mode)[0]
+
+
+def shorten_masked(x: np.ndarray, mask: np.ndarray | None, max_len: int,
+                   mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`shorten` with a per-frame mask (T,) bool: ``pool`` averages only the valid
+    frames of each window (a window without one is all zeros and masked); ``head`` cuts both."""
     if len(x) <= max_len:
-        return x
+        return x, mask
     if mode == "head":
-        return x[:max_len]
+        return x[:max_len], None if mask is None else mask[:max_len]
     edges = np.linspace(0, len(x), max_len + 1).round().astype(np.int64)  # every window >= 1 step
-    sums = np.add.reduceat(x.astype(np.float64), edges[:-1], axis=0)
-    return (sums / np.diff(edges)[:, None]).astype(np.float32)
+    w = np.ones(len(x)) if mask is None else mask.astype(np.float64)
+    sums = np.add.reduceat(x.astype(np.float64) * w[:, None], edges[:-1], axis=0)
+    counts = np.add.reduceat(w, edges[:-1])
+    out = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+    return out, None if mask is None else counts > 0
 
 
 def shorten_ids(ids: np.ndarray, max_len: int) -> np.ndarray:
@@ -56,14 +71,20 @@ def make_example(uid: str, label: np.ndarray, *, features: dict[str, np.ndarray]
                  truncation: str = "head", tokenizer: Any = None, words: list[str] | None = None,
                  token_ids: np.ndarray | None = None, text_vectors: np.ndarray | None = None,
                  word_aligned: bool = False, text: str | None = None,
-                 truncated: dict[str, int] | None = None) -> Example:
+                 truncated: dict[str, int] | None = None,
+                 masks: dict[str, np.ndarray] | None = None) -> Example:
     """An :class:`Example` from one utterance's parts (see the module docstring).
 
     features: audio / visual (T, D) rows; with ``word_aligned`` one row per word. Give at
     most one of ``token_ids``, ``text_vectors`` and ``words`` for the text (none: no text
-    modality). ``truncated``, if given, counts per modality the utterances that were cut."""
+    modality). ``truncated``, if given, counts per modality the utterances that were cut.
+    ``masks``: per-frame validity (T,) of some of the features (1 = valid), see the module."""
     inputs: dict[str, np.ndarray] = {}
     rows = dict(features)
+    frame_masks = {m: np.asarray(v).astype(bool) for m, v in (masks or {}).items() if m in rows}
+    for m, v in frame_masks.items():
+        if len(v) != len(rows[m]):
+            raise ValueError(f"{uid}: {m}_mask has {len(v)} frames for {len(rows[m])} {m} rows; expected one per row")
     cut = {m: False for m in ("text", *rows)}
     if token_ids is not None:
         cut["text"] = len(token_ids) > max_len
@@ -77,7 +98,10 @@ def make_example(uid: str, label: np.ndarray, *, features: dict[str, np.ndarray]
         inputs["text"] = vectors[:max_len]
     elif words is not None:
         if word_aligned and rows:
-            ids, rows = align_words(words, rows, tokenizer, max_len)
+            packed = {**rows, **{f"{m}_mask": v[:, None].astype(np.float32) for m, v in frame_masks.items()}}
+            ids, packed = align_words(words, packed, tokenizer, max_len)  # [CLS] / [SEP] rows: 0 = masked
+            frame_masks = {m: packed.pop(f"{m}_mask")[:, 0] > 0.5 for m in frame_masks}
+            rows = packed
         else:
             ids = tokenize(words, tokenizer, max_len)
         if len(ids) == max_len:  # at the limit: count the tokens to know if it was cut
@@ -85,7 +109,9 @@ def make_example(uid: str, label: np.ndarray, *, features: dict[str, np.ndarray]
         inputs["text"] = ids
     for m, x in rows.items():
         cut[m] = len(x) > max_len
-        inputs[m] = shorten(x, max_len, truncation)
+        inputs[m], fm = shorten_masked(x, frame_masks.get(m), max_len, truncation)
+        if fm is not None:
+            inputs[f"{m}_mask"] = fm
     if truncated is not None:
         for m, was_cut in cut.items():
             if m in truncated:
@@ -94,4 +120,4 @@ def make_example(uid: str, label: np.ndarray, *, features: dict[str, np.ndarray]
     return Example(uid, inputs, np.asarray(label, dtype=np.float32), shown)
 
 
-__all__ = ["make_example", "shorten", "shorten_ids", "tokenize"]
+__all__ = ["make_example", "shorten", "shorten_ids", "shorten_masked", "tokenize"]

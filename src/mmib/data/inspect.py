@@ -39,6 +39,8 @@ def report(corpus: Corpus, max_len: int = 50) -> dict[str, Any]:
     problems += [f"non-finite values: {line}" for line in repairs.lines()]
     fields: dict[str, Any] = {}
     for name, dim in corpus.dims.items():
+        if name.endswith("_mask") and name[:-5] in corpus.dims:
+            continue  # a per-frame mask: reported with its field
         per = {}
         for s in SPLITS:
             r = corpus.splits[s].fields[name]
@@ -53,6 +55,12 @@ def report(corpus: Corpus, max_len: int = 50) -> dict[str, Any]:
                             "(shortened at training: see data.truncation)")
         fields[name] = {"dim": dim, "dtype": str(corpus.splits["train"].fields[name].values.dtype),
                         "steps": per}
+        if f"{name}_mask" in corpus.splits["train"].fields:
+            masked = {s: float((corpus.splits[s].fields[f"{name}_mask"].values == 0).mean())
+                      if len(corpus.splits[s].fields[f"{name}_mask"].values) else 0.0 for s in SPLITS}
+            fields[name]["masked_fraction"] = masked
+            if all(v == 1.0 for v in masked.values()):
+                problems.append(f"{name}: every frame is masked ({name}_mask is 0 everywhere)")
         if dim:  # feature rows (token ids are not features)
             problem = _uninformative(name, [corpus.splits[s].fields[name].values for s in SPLITS])
             if problem:
@@ -92,7 +100,7 @@ def report(corpus: Corpus, max_len: int = 50) -> dict[str, Any]:
                             f"(e.g. {shared[0]!r})")
         seen.update({i: s for i in ids if i not in seen})
     return {"source": corpus.source, "reader": corpus.reader, "sizes": corpus.sizes, "fields": fields,
-            "words": corpus.word_aligned, "emotion_names": corpus.emotion_names, "labels": labels,
+            "words": corpus.word_aligned, "dataset": corpus.dataset, "emotion_names": corpus.emotion_names, "labels": labels,
             "repairs": repairs.totals(), "notes": corpus.notes, "problems": problems}
 
 
@@ -109,6 +117,9 @@ def render(rep: dict[str, Any]) -> str:
     for name, f in rep["fields"].items():
         steps = "  ".join(f"{s} {v['min']:.0f}/{v['mean']:.1f}/{v['max']:.0f}" for s, v in f["steps"].items() if v)
         lines.append(f"  {name:<13} {f['dim'] or 'ids':>4}  {steps}")
+        if "masked_fraction" in f:
+            lines.append(f"  {name + '_mask':<13} masked frames " + "  ".join(
+                f"{s} {v:.1%}" for s, v in f["masked_fraction"].items()))
     if rep["words"]:
         lines.append("  words         one audio/visual row per word (tokenised at training)")
     for kind, per in rep["labels"].items():

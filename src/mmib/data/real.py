@@ -56,6 +56,16 @@ def _labels(dataset: str, spec, cfg: DataConfig, corpus: Corpus, path: str) -> t
     return kind, ["sentiment"]
 
 
+def masked_fraction(corpus: Corpus, modality: str) -> dict[str, float]:
+    """Per split, the fraction of ``modality``'s frames its ``<modality>_mask`` marks invalid."""
+    out = {}
+    for s in SPLITS:
+        r = corpus.splits[s].fields.get(f"{modality}_mask")
+        if r is not None:
+            out[s] = round(float((r.values == 0).mean()) if len(r.values) else 0.0, 6)
+    return out
+
+
 def _text_mode(corpus: Corpus, tokenizer: Any, path: str) -> str:
     """ids (stored token ids), words (tokenise words), or vectors (feature path)."""
     flds = corpus.splits["train"].fields
@@ -91,6 +101,7 @@ def _examples(corpus: Corpus, split: str, cfg: DataConfig, tokenizer: Any, mode:
     sp = corpus.splits[split]
     labels = sp.emotions if kind == "emotions" else sp.sentiment[:, None]
     feats = [m for m in ("audio", "visual") if m in cfg.modalities]
+    masked = [m for m in feats if f"{m}_mask" in sp.fields]
     out = []
     for i in range(len(sp)):
         text: dict[str, Any] = {}
@@ -103,7 +114,8 @@ def _examples(corpus: Corpus, split: str, cfg: DataConfig, tokenizer: Any, mode:
         out.append(make_example(sp.ids[i], labels[i], features={m: sp.fields[m][i] for m in feats},
                                 max_len=cfg.max_len, truncation=cfg.truncation, tokenizer=tokenizer,
                                 text=sp.raw_text[i] if sp.raw_text is not None else "",
-                                truncated=truncated, **text))
+                                truncated=truncated, masks={m: sp.fields[f"{m}_mask"][i] for m in masked},
+                                **text))
     return out
 
 
@@ -111,6 +123,7 @@ def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
     """Read ``cfg.path`` and build the splits of the dataset ``cfg.dataset`` described by ``spec``."""
     dataset = cfg.dataset
     wanted = {m for m in ("audio", "visual") if m in cfg.modalities}
+    wanted |= {f"{m}_mask" for m in wanted}  # per-frame masks, where the file has them
     if "text" in cfg.modalities:
         wanted.add("text_ids" if tokenizer is not None else "text_vectors")
     corpus = load_corpus(cfg.path, cfg.format, fields=wanted)
@@ -144,10 +157,13 @@ def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
         "max_len": cfg.max_len,
         "truncation": cfg.truncation,
         "utterances_shortened": truncated,
+        "frame_masks": {m: masked_fraction(corpus, m) for m in dims if f"{m}_mask" in corpus.splits["train"].fields},
         "repairs": repairs.totals(),
         "repairs_per_split": repairs.counts,
     }
+    if corpus.dataset:
+        info["described_as"] = corpus.dataset  # what the file says about itself
     if corpus.extraction:
-        info["extraction"] = corpus.extraction  # mmib predict extracts new clips the same way
+        info["extraction"] = corpus.extraction  # how to extract a new clip the same way
     return DatasetSplits(**splits, dataset=dataset, task=spec.task(kind), label_names=names, dims=dims,
                          metrics=spec.metric_family(kind), info=info)

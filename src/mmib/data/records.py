@@ -9,6 +9,8 @@ JSON-lines schema (one utterance per line; see docs/evaluation.md):
   audio         [[...], ...] (T_a, D_a);  visual: [[...], ...] (T_v, D_v)
                 when they have one row per word, the rows are repeated over each word's
                 sub-tokens (the MAG-BERT alignment the training data used)
+  audio_mask    optional [0/1, ...] one flag per audio row (1 = valid frame); visual_mask: the
+                same for visual (e.g. no face found), as in files from ``mmib extract``
   label         optional: a number (sentiment) or a list with one 0/1 entry per label
 Sequences longer than ``data.max_len`` are shortened as in training (``data.truncation``).
 """
@@ -66,12 +68,19 @@ def record_example(rec: dict[str, Any], where: str, *, cfg: DataConfig, dims: di
     """One record -> :class:`Example` for a model trained on ``cfg.modalities`` with ``dims``;
     ``tokenizer`` None means the text is read as vectors."""
     feats: dict[str, np.ndarray] = {}
+    masks: dict[str, np.ndarray] = {}
     for m in ("audio", "visual"):
         if m not in cfg.modalities:
             continue
         if m not in rec:
             raise ValueError(f"{where}: field {m!r} missing; the model uses {cfg.modalities}")
         feats[m] = _matrix(rec[m], where, m, dims[m])
+        if rec.get(f"{m}_mask") is not None:
+            flags = np.asarray(rec[f"{m}_mask"]).reshape(-1)
+            if len(flags) != len(feats[m]) or not np.isin(flags, (0, 1)).all():
+                raise ValueError(f"{where}: {m + '_mask'!r} must hold one 0/1 flag per {m} row "
+                                 f"({len(feats[m])}), got {len(flags)} values")
+            masks[m] = flags.astype(bool)
     text: dict[str, Any] = {}
     if "text" in cfg.modalities:
         if tokenizer is None:
@@ -95,7 +104,7 @@ def record_example(rec: dict[str, Any], where: str, *, cfg: DataConfig, dims: di
             raise ValueError(f"{where}: 'label' has {len(label)} values; expected {n_labels}")
     # vectors given as text are cut at max_len like the training files' (head), features as trained
     return make_example(str(rec["id"]), label, features=feats, max_len=cfg.max_len, truncation=cfg.truncation,
-                        tokenizer=tokenizer, **text)
+                        tokenizer=tokenizer, masks=masks, **text)
 
 
 __all__ = ["read_jsonl", "record_example"]

@@ -15,6 +15,8 @@ class Example:
     inputs: per modality, ``text`` is int64 token ids (L,) for a pretrained text encoder or
         float32 vectors (L, D) for a feature-sequence text path; ``audio`` / ``visual`` are
         float32 (T, D). Sequences are unpadded (their length is the valid length).
+        ``audio_mask`` / ``visual_mask`` (T,) bool, when the data has per-frame masks: False
+        on frames that are not valid (e.g. no face found); not a modality, only a flag per row.
     label: float32 (K,) - K = 1 for sentiment regression, K = number of emotions otherwise.
     """
 

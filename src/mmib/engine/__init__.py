@@ -9,7 +9,7 @@ from .experiment import Experiment, checkpoint_path
 from .fit import FitResult, fit
 from .loop import Predictions, infer, predict, predict_batch, train_one_epoch
 from .predictor import Predictor
-from .rundir import RunExistsError, RunInUseError, RunLock, read_log, read_summary, run_dir_for
+from .rundir import RunExistsError, RunInUseError, RunLock, read_extraction, read_log, read_summary, run_dir_for
 
 
 def setup(cfg, **kwargs) -> Experiment:
@@ -27,4 +27,4 @@ Setup = Experiment
 
 __all__ = ["Experiment", "FitResult", "Predictions", "Predictor", "RunExistsError", "RunInUseError", "RunLock", "Setup", "check_config",
            "checkpoint_path", "evaluate_run", "fit", "infer", "load_setup", "predict", "predict_batch",
-           "read_log", "read_summary", "run_dir_for", "setup", "summarize", "train_one_epoch"]
+           "read_extraction", "read_log", "read_summary", "run_dir_for", "setup", "summarize", "train_one_epoch"]

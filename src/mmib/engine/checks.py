@@ -12,6 +12,9 @@ from pathlib import Path
 
 from ..config import ConfigError, ExperimentConfig
 from ..data import DATASETS
+from ..data.datasets import AUTO
+from ..data.datasets import resolve as resolve_dataset
+from ..data.validate import DataError
 from ..data.readers import formats
 from ..encoders import TEXT_ENCODERS, text_encoder_spec
 from ..fusion import FUSIONS, build_fusion, fuses_posteriors
@@ -25,6 +28,19 @@ def _name(registry, name: str, allow: tuple[str, ...] = ()) -> None:
     if name not in registry and name not in allow:
         names = [*allow, *registry.names()]
         raise ConfigError(f"{registry.key}: unknown {registry.kind} {name!r}; expected one of {', '.join(names)}")
+
+
+def _dataset(d, data: bool):
+    """(name, spec) of ``data.dataset`` (auto resolved from the data file); None when auto
+    names a file that is not there and ``data`` is False (a run that only predicts)."""
+    if d.dataset == AUTO and d.path and not Path(d.path).expanduser().is_file():
+        if not data:
+            return None
+        raise ConfigError(f"data.path: {d.path}: data file not found")
+    try:
+        return resolve_dataset(d)
+    except DataError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _text_encoder(name: str) -> None:
@@ -63,7 +79,7 @@ def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
     _name(FUSIONS, m.fusion)
     _name(CONSTRAINTS, cfg.objective.constraint)
     _name(TASK_LOSSES, cfg.objective.task, ("auto",))
-    _name(DATASETS, d.dataset)
+    _name(DATASETS, d.dataset, ("auto",))
     fmts = formats()
     if d.format not in fmts:
         raise ConfigError(f"data.format: unknown data format {d.format!r}; expected one of {', '.join(fmts)}")
@@ -80,11 +96,13 @@ def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
             build_fusion(m.fusion, [m.d] * len(d.modalities), m.d, **m.fusion_options)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-    spec = DATASETS.get(d.dataset)
-    spec.label_kind(d.labels, d.dataset)
-    if data and spec.reads_file:
+    resolved = _dataset(d, data)
+    if resolved is not None:
+        name, spec = resolved
+        spec.label_kind(d.labels, name)
+    if resolved is not None and data and spec.reads_file:
         if not d.path:
-            raise ConfigError(f"data.path: dataset {d.dataset!r} needs a data file; pass --data-path FILE "
+            raise ConfigError(f"data.path: dataset {name!r} needs a data file; pass --data-path FILE "
                               "(docs/datasets.md lists where the files come from)")
         if not Path(d.path).expanduser().is_file():
             raise ConfigError(f"data.path: {d.path}: data file not found")

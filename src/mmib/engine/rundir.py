@@ -132,5 +132,21 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
         raise ValueError(f"{f}: not valid JSON ({e.msg}); the summary is damaged") from None
 
 
-__all__ = ["RUN_FILES", "RunExistsError", "RunInUseError", "RunLock", "clear_run", "has_run", "read_log", "read_summary",
+def read_extraction(run_dir: str | Path) -> dict[str, Any]:
+    """How the run's training features were extracted (the data file's ``Corpus.extraction``
+    record, kept in ``data.json`` under ``"extraction"``): per modality the extractor's
+    description, ``aligned``, ``max_frames``, ``sample_rate``, ``fps``, ``mmib``. ``{}`` when
+    the run was trained on features not made by ``mmib extract`` (synth, the field's files)."""
+    f = Path(run_dir) / "data.json"
+    if not f.exists():
+        raise FileNotFoundError(f"{f}: no data record; expected a run directory made by mmib train")
+    try:
+        info = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{f}: not valid JSON ({e.msg}); the data record is damaged") from None
+    return dict(info.get("extraction") or {})
+
+
+__all__ = ["RUN_FILES", "RunExistsError", "RunInUseError", "RunLock", "clear_run", "has_run", "read_extraction", "read_log",
+           "read_summary",
            "run_dir_for"]

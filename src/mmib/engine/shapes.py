@@ -7,7 +7,7 @@ from torch import nn
 
 from .. import config as config_mod
 from ..config import ConfigError, ExperimentConfig
-from ..data import DATASETS
+from ..data.datasets import resolve as resolve_dataset
 from ..encoders import text_encoder_spec
 from ..models import build_model
 from ..objectives import output_dim
@@ -19,7 +19,7 @@ def typical_dims(cfg: ExperimentConfig, *, explicit_text_encoder: bool = False,
 
     The dataset's usual text encoder replaces the default one unless ``explicit_text_encoder``;
     ``dims`` entries that are not None replace the dataset's."""
-    spec = DATASETS.get(cfg.data.dataset)
+    name, spec = resolve_dataset(cfg.data)
     if spec.text_encoder and not explicit_text_encoder \
             and cfg.model.text_encoder == config_mod.ModelConfig.text_encoder:
         cfg = config_mod.set_value(cfg, "model.text_encoder", spec.text_encoder)
@@ -30,8 +30,8 @@ def typical_dims(cfg: ExperimentConfig, *, explicit_text_encoder: bool = False,
            "visual": given.get("visual", spec.dims.get("visual", 0))}
     for m in cfg.data.modalities:
         if m != "text" and out[m] <= 0:
-            raise ConfigError(f"{cfg.data.dataset}: no usual {m} feature dim is known; give --{m}-dim")
-    kind = spec.label_kind(cfg.data.labels, cfg.data.dataset)
+            raise ConfigError(f"{name}: no usual {m} feature dim is known; give --{m}-dim")
+    kind = spec.label_kind(cfg.data.labels, name)
     task = spec.task(kind) if cfg.objective.task == "auto" else cfg.objective.task
     n_labels = len(spec.emotions) if kind == "emotions" else 1
     return cfg, out, output_dim(task, n_labels)

@@ -8,6 +8,7 @@ deterministic given its seed (:func:`corrupt`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import zlib
 
@@ -51,14 +52,37 @@ def corrupt(examples: list[Example], modality: str, kind: str, rate: float, rng:
     c = find(kind, input_type(examples, modality))
     if c is None:
         raise ValueError(f"corruption {kind!r} does not apply to {modality} ({input_type(examples, modality)})")
-    return [dataclasses.replace(ex, inputs={**ex.inputs, modality: c.apply(ex.inputs[modality], rate, rng, context,
-                                                                             modality)})
-            for ex in examples]
+    return [_corrupt_one(ex, c, modality, rate, rng, context) for ex in examples]
+
+
+def _corrupt_one(ex: Example, c: Corruption, modality: str, rate: float, rng: np.random.Generator,
+                 context: Context) -> Example:
+    """One example corrupted. A per-frame mask (``inputs["<m>_mask"]``) follows its frames: when
+    the corruption changes the length, a drop is replayed (same draws, on a copy of the
+    generator) on the frame indices to keep the kept frames' flags; any other length change
+    (a missing modality's one zero step) gives all-valid flags, as without a mask."""
+    x = ex.inputs[modality]
+    key = f"{modality}_mask"
+    frames = ex.inputs.get(key)
+    replay = copy.deepcopy(rng) if frames is not None else None
+    y = c.apply(x, rate, rng, context, modality)
+    inputs = {**ex.inputs, modality: y}
+    if frames is not None and len(y) != len(x):
+        if c.kind == "drop":
+            index = np.arange(len(x), dtype=np.float32)[:, None]
+            kept = c.apply(index, rate, replay, context, modality)[:, 0].round().astype(np.int64)
+            inputs[key] = np.asarray(frames)[kept]
+        else:
+            inputs[key] = np.ones(len(y), dtype=bool)
+    return dataclasses.replace(ex, inputs=inputs)
 
 
 def feature_std(examples: list[Example], modality: str) -> np.ndarray | None:
     """Per-feature standard deviation over every step of ``examples`` (None for token ids)."""
-    rows = [ex.inputs[modality] for ex in examples if len(ex.inputs[modality])]
+    rows = [ex.inputs[modality] if f"{modality}_mask" not in ex.inputs
+            else ex.inputs[modality][np.asarray(ex.inputs[f"{modality}_mask"], dtype=bool)]
+            for ex in examples]  # valid frames only
+    rows = [r for r in rows if len(r)]
     if not rows or rows[0].dtype.kind in "iu":
         return None
     x = np.concatenate(rows).astype(np.float64)
