@@ -91,3 +91,13 @@ def test_layout_errors_name_the_file_group_and_video(files, tmp_path):
     with pytest.raises(ValueError, match="aligned dataset needs the words"):
         read_csd(labels=files["labels"], audio=files["audio"])
     assert vid
+
+
+def test_a_csd_dataset_trains_as_the_dataset_its_folds_name(files, tmp_path):
+    from mmib.config import DataConfig
+    from mmib.data import build_dataset
+
+    out = tmp_path / "mosi.safetensors"
+    converted.write(read_csd(labels=files["labels"], words=files["words"], audio=files["audio"]), out)
+    d = build_dataset(DataConfig(path=str(out), modalities=["audio"]))
+    assert d.dataset == "mosi" and d.metrics == "sentiment" and d.sizes == {"train": 4, "valid": 2, "test": 2}

@@ -52,7 +52,7 @@ def test_extract_train_and_predict_a_new_clip(clips, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "train 12 / valid 4 / test 4 utterances" in out and "audio 50 (librosa)" in out
     mods = "text,audio,visual" if visual() else "text,audio"
-    assert main(["train", "--data-path", str(ds), "--dataset", "mosi", "--modalities", mods,
+    assert main(["train", "--data-path", str(ds), "--modalities", mods,
                  "--out-dir", str(tmp_path / "runs"), "--name", "own", *TINY]) == 0
     run = tmp_path / "runs" / "own"
     data = json.loads((run / "data.json").read_text())

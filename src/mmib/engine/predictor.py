@@ -163,7 +163,7 @@ class Predictor:
             out.append(make_example(row.clip.id, label, features=feats, max_len=self.cfg.data.max_len,
                                     truncation=self.cfg.data.truncation, tokenizer=tok,
                                     words=words if tok is not None else None,
-                                    word_aligned=plan.aligned, text=row.text, **_mask_arg(masks)))
+                                    word_aligned=plan.aligned, text=row.text, masks=masks))
         return out
 
     def examples_from_records(self, records: list[dict[str, Any]], where: list[str] | None = None) -> list[Example]:
@@ -171,15 +171,6 @@ class Predictor:
         tok = self.tokenizer()
         return [record_example(r, where[i] if where else f"record {i}", cfg=self.cfg.data, dims=self.dims,
                                tokenizer=tok, n_labels=len(self.label_names)) for i, r in enumerate(records)]
-
-
-def _mask_arg(masks: dict[str, Any]) -> dict[str, Any]:
-    """Per-frame masks for :func:`make_example` when it takes them."""
-    import inspect
-
-    from ..data.examples import make_example
-
-    return {"masks": masks} if masks and "masks" in inspect.signature(make_example).parameters else {}
 
 
 __all__ = ["Predictor"]
