@@ -115,3 +115,24 @@ def test_text_encoder_example(part_file, tmp_path):
     assert summary["text_encoder"] == "small-bert"
     saved = tmp_path / "demo" / "text_encoder" / "config.json"
     assert '"hidden_size": 128' in saved.read_text()
+
+
+def test_extractor_example_extracts_a_manifest(part_file, tmp_path):
+    from media import voiced, write_clip
+
+    from mmib.data.readers import converted
+    from mmib.extract import EXTRACTORS
+    from mmib.extract.pipeline import extract_manifest
+
+    part_file("extractor", EXTRACTORS, "loudness")
+    rows = ["id,media,text,label,split"]
+    for i, split in enumerate(["train", "valid", "test"]):
+        write_clip(tmp_path / f"{i}.wav", audio=voiced(150, 1.0) * (i + 1) / 3)
+        rows.append(f"c{i},{i}.wav,hello,{i - 1},{split}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    res = extract_manifest(tmp_path / "m.csv", tmp_path / "d.safetensors", audio="loudness", workers=1,
+                           progress=False)
+    c = converted.read(res.out)
+    assert c.dims["audio"] == 2 and c.extraction["audio"]["extractor"] == "loudness"
+    levels = [float(np.median(c.splits[s].fields["audio"][0][:, 0])) for s in ("train", "valid", "test")]
+    assert len(c.splits["train"].fields["audio"][0]) == 50 and levels[0] < levels[1] < levels[2]
