@@ -195,3 +195,37 @@ def test_openface_bad_csvs_are_clear(tmp_path):
     path, _ = _write_openface(tmp_path / "late.csv")
     with pytest.raises(ClipError, match="no OpenFace frames between 5.0s and 6.0s"):
         spec.extract(Clip("c", path, openface=path, start=5.0, end=6.0), {})
+
+
+def test_openface_multi_face_keeps_one_face_id(tmp_path):
+    path, expect = _write_openface(tmp_path / "one.csv", n=10)
+    lines = path.read_text().splitlines()
+    other = [", ".join(["9" if i == 1 else c for i, c in enumerate(line.split(", "))]) for line in lines[1:]]
+    both = tmp_path / "multi.csv"
+    both.write_text("\n".join([lines[0]] + [x for pair in zip(lines[1:], other) for x in pair]) + "\n")
+    spec = EXTRACTORS.get("openface")
+    s = spec.extract(Clip("c", both, openface=both), {})
+    assert len(s.times) == 10 and np.all(np.diff(s.times) > 0)
+    np.testing.assert_allclose(s.values[s.mask], np.round(expect[:10][s.mask], 3), atol=1e-5)
+    assert len(spec.extract(Clip("c", both, openface=both), {"face_id": 9}).times) == 10
+
+
+def test_tracking_keeps_the_first_face_when_a_larger_one_appears(tmp_path):
+    from skimage import data, transform
+
+    crop = data.astronaut()[20:230, 150:330]
+    small = (transform.resize(crop, (168, 144), anti_aliasing=True) * 255).astype(np.uint8)
+    frames = []
+    for i in range(30):
+        img = np.full((240, 480, 3), 110, np.uint8)
+        img[36:204, 40:184] = small
+        if i >= 10:  # a larger face enters on the right
+            img[15:225, 290:470] = crop
+        frames.append(img)
+    p = write_clip(tmp_path / "two.mp4", frames=frames)
+    s = EXTRACTORS.get("face").extract(Clip("t", p, video=p), {})
+    x = s.values[:, face_mod.FEATURES.index("face_x")]
+    assert s.mask.mean() > 0.9 and np.all(x[s.mask] < 0.5)  # still the left face
+
+    alone = EXTRACTORS.get("face").extract(Clip("t", p, video=p, start=0.8), {})  # no history:
+    assert np.mean(alone.values[alone.mask, face_mod.FEATURES.index("face_x")] > 0.5) > 0.9  # the largest

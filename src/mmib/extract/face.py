@@ -35,6 +35,8 @@ SETTINGS: dict[str, Any] = {
     "min_neighbors": 5,       # detectMultiScale's overlapping-detections threshold (faces)
     "min_face": 0.15,         # smallest face side, relative to the frame's shorter side
     "detect_width": 320,      # frames wider than this are downscaled for detection only
+    "equalize": False,        # histogram-equalise before detection (helps dim footage; a flat background
+                              # dominates the histogram and can hide a small face)
     "smooth": 0.6,            # weight of the new detection in the box's running average
     "profile": True,          # try the profile cascade when no frontal face is found
     "eye_neighbors": 5,
@@ -85,7 +87,8 @@ def _detect(gray: np.ndarray, prev: np.ndarray | None, s: dict[str, Any]) -> tup
     h, w = gray.shape
     k = min(1.0, s["detect_width"] / w)
     small = cv2.resize(gray, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA) if k < 1 else gray
-    small = cv2.equalizeHist(small)
+    if s["equalize"]:
+        small = cv2.equalizeHist(small)
     side = max(12, int(s["min_face"] * min(small.shape)))
     args = dict(scaleFactor=s["scale_factor"], minNeighbors=s["min_neighbors"], minSize=(side, side))
     boxes, flag = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(small, **args), 0.0
