@@ -108,7 +108,7 @@ def test_descriptor_is_scale_normalised(face_stream):
 
 def test_face_deterministic_and_start_end(clips, face_stream):
     p = clips["face"]
-    again = EXTRACTORS.get("face").extract(Clip("f", p, video=p), {})
+    again = EXTRACTORS.get("face").extract(Clip("f", p, video=p), {})  # default threads, fixture 1
     assert again.values.tobytes() == face_stream.values.tobytes()
     assert again.mask.tobytes() == face_stream.mask.tobytes()
     part = EXTRACTORS.get("face").extract(Clip("f", p, video=p, start=0.4, end=1.4), {"fps": 10})
@@ -229,3 +229,19 @@ def test_tracking_keeps_the_first_face_when_a_larger_one_appears(tmp_path):
 
     alone = EXTRACTORS.get("face").extract(Clip("t", p, video=p, start=0.8), {})  # no history:
     assert np.mean(alone.values[alone.mask, face_mod.FEATURES.index("face_x")] > 0.5) > 0.9  # the largest
+
+
+def test_openface_unreadable_files_are_clear(tmp_path):
+    spec = EXTRACTORS.get("openface")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ClipError, match=r"empty\.csv: empty file"):
+        spec.extract(Clip("c", empty, openface=empty), {})
+    binary = tmp_path / "video.csv"
+    binary.write_bytes(b"\x00\x00\x00\x18ftypmp42\xff\xfe\xfa")
+    with pytest.raises(ClipError, match=r"video\.csv: not a text CSV"):
+        spec.extract(Clip("c", binary, openface=binary), {})
+    short, _ = _write_openface(tmp_path / "short.csv", n=8)
+    short.write_text(short.read_text() + "1, 0, 0.2\n")
+    with pytest.raises(ClipError, match=r"short\.csv: row 10: 3 values for \d+ columns"):
+        spec.extract(Clip("c", short, openface=short), {})
