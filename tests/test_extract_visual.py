@@ -123,6 +123,9 @@ def test_face_needs_a_video(tmp_path):
         EXTRACTORS.get("face").extract(Clip("a", tmp_path / "a.wav"), {})
     with pytest.raises(ClipError, match="file not found"):
         EXTRACTORS.get("face").extract(Clip("a", tmp_path / "x.mp4", video=tmp_path / "x.mp4"), {})
+    wav = write_clip(tmp_path / "a.wav", audio=np.zeros(1600, np.float32))
+    with pytest.raises(ClipError, match="no video track"):
+        EXTRACTORS.get("face").extract(Clip("a", wav, video=wav), {})
 
 
 # --- OpenFace 2 CSVs ----------------------------------------------------------------------------
