@@ -108,6 +108,22 @@ def test_descriptor_is_scale_normalised(face_stream):
         assert abs(big[ix[n]] - small[ix[n]]) < 0.15 * abs(big[ix[n]]), n
 
 
+def test_descriptor_does_not_depend_on_the_video_resolution(tmp_path, face_stream):
+    import cv2
+
+    frames = [cv2.resize(f, (640, 480), interpolation=cv2.INTER_CUBIC) for f in list(face_frames(N))[:32]]
+    p = write_clip(tmp_path / "hd.mp4", frames=frames)
+    hd = EXTRACTORS.get("face").extract(Clip("hd", p, video=p), {})
+    lo = face_stream.values[:32]
+    assert hd.mask.all() and face_stream.mask[:32].all()
+    change = np.linalg.norm(hd.values.mean(0) - lo.mean(0))
+    spread = np.linalg.norm(lo.mean(0) - lo.mean())
+    print(f"640x480 vs 320x240: descriptor change / between-feature spread = {change / spread:.3f}")
+    assert change / spread < 0.1
+    ix = face_mod.FEATURES.index("face_size")
+    np.testing.assert_allclose(hd.values[:, ix], lo[:, ix], rtol=0.1)
+
+
 def test_face_deterministic_and_start_end(clips, face_stream):
     p = clips["face"]
     again = EXTRACTORS.get("face").extract(Clip("f", p, video=p), {})  # default threads, fixture 1

@@ -41,6 +41,7 @@ SETTINGS: dict[str, Any] = {
     "profile": True,          # try the profile cascade when no frontal face is found
     "eye_neighbors": 5,
     "smile_neighbors": 15,
+    "roi_width": 160,         # face boxes wider than this are downscaled for the eye and smile cascades
     "crop": 64,               # side of the face crop the descriptors are computed on
     "flow": True,             # Farneback optical flow in the eye band and the mouth region
 }
@@ -173,6 +174,9 @@ def _features(gray: np.ndarray, prev_gray: np.ndarray | None, box: np.ndarray, f
     # eyes and smile: cascades inside the face box, at the frame's resolution
     ix, iy = int(round(max(0.0, x))), int(round(max(0.0, y)))
     roi = gray[iy:int(round(min(H, y + bh))), ix:int(round(min(W, x + bw)))]
+    if roi.shape[1] > s["roi_width"]:  # a large face (HD video): the same cascades at a bounded cost
+        k = s["roi_width"] / roi.shape[1]
+        roi = cv2.resize(roi, (int(s["roi_width"]), max(1, round(roi.shape[0] * k))), interpolation=cv2.INTER_AREA)
     rh, rw = roi.shape
     if rh >= 24 and rw >= 24:
         eside = max(8, rw // 8)
