@@ -52,7 +52,9 @@ def test_face_spec_declares_dim_names_and_settings():
         assert name in spec.feature_names
     rec = spec.describe("face", {"fps": 30.0})
     assert rec["settings"]["fps"] == 30.0 and rec["settings"]["min_neighbors"] == 5
-    assert rec["versions"]["opencv-python-headless"].startswith("4.")
+    import cv2
+
+    assert "opencv-python-headless" in rec["versions"] and cv2.__version__.startswith("4.")  # 5.x: no cascades
 
 
 def test_face_found_in_face_clip_and_not_in_empty_clip(clips, face_stream):
@@ -106,9 +108,25 @@ def test_descriptor_is_scale_normalised(face_stream):
         assert abs(big[ix[n]] - small[ix[n]]) < 0.15 * abs(big[ix[n]]), n
 
 
+def test_descriptor_does_not_depend_on_the_video_resolution(tmp_path, face_stream):
+    import cv2
+
+    frames = [cv2.resize(f, (640, 480), interpolation=cv2.INTER_CUBIC) for f in list(face_frames(N))[:32]]
+    p = write_clip(tmp_path / "hd.mp4", frames=frames)
+    hd = EXTRACTORS.get("face").extract(Clip("hd", p, video=p), {})
+    lo = face_stream.values[:32]
+    assert hd.mask.all() and face_stream.mask[:32].all()
+    change = np.linalg.norm(hd.values.mean(0) - lo.mean(0))
+    spread = np.linalg.norm(lo.mean(0) - lo.mean())
+    print(f"640x480 vs 320x240: descriptor change / between-feature spread = {change / spread:.3f}")
+    assert change / spread < 0.1
+    ix = face_mod.FEATURES.index("face_size")
+    np.testing.assert_allclose(hd.values[:, ix], lo[:, ix], rtol=0.1)
+
+
 def test_face_deterministic_and_start_end(clips, face_stream):
     p = clips["face"]
-    again = EXTRACTORS.get("face").extract(Clip("f", p, video=p), {})
+    again = EXTRACTORS.get("face").extract(Clip("f", p, video=p), {})  # default threads, fixture 1
     assert again.values.tobytes() == face_stream.values.tobytes()
     assert again.mask.tobytes() == face_stream.mask.tobytes()
     part = EXTRACTORS.get("face").extract(Clip("f", p, video=p, start=0.4, end=1.4), {"fps": 10})
@@ -123,6 +141,9 @@ def test_face_needs_a_video(tmp_path):
         EXTRACTORS.get("face").extract(Clip("a", tmp_path / "a.wav"), {})
     with pytest.raises(ClipError, match="file not found"):
         EXTRACTORS.get("face").extract(Clip("a", tmp_path / "x.mp4", video=tmp_path / "x.mp4"), {})
+    wav = write_clip(tmp_path / "a.wav", audio=np.zeros(1600, np.float32))
+    with pytest.raises(ClipError, match="no video track"):
+        EXTRACTORS.get("face").extract(Clip("a", wav, video=wav), {})
 
 
 # --- OpenFace 2 CSVs ----------------------------------------------------------------------------
@@ -195,3 +216,53 @@ def test_openface_bad_csvs_are_clear(tmp_path):
     path, _ = _write_openface(tmp_path / "late.csv")
     with pytest.raises(ClipError, match="no OpenFace frames between 5.0s and 6.0s"):
         spec.extract(Clip("c", path, openface=path, start=5.0, end=6.0), {})
+
+
+def test_openface_multi_face_keeps_one_face_id(tmp_path):
+    path, expect = _write_openface(tmp_path / "one.csv", n=10)
+    lines = path.read_text().splitlines()
+    other = [", ".join(["9" if i == 1 else c for i, c in enumerate(line.split(", "))]) for line in lines[1:]]
+    both = tmp_path / "multi.csv"
+    both.write_text("\n".join([lines[0]] + [x for pair in zip(lines[1:], other) for x in pair]) + "\n")
+    spec = EXTRACTORS.get("openface")
+    s = spec.extract(Clip("c", both, openface=both), {})
+    assert len(s.times) == 10 and np.all(np.diff(s.times) > 0)
+    np.testing.assert_allclose(s.values[s.mask], np.round(expect[:10][s.mask], 3), atol=1e-5)
+    assert len(spec.extract(Clip("c", both, openface=both), {"face_id": 9}).times) == 10
+
+
+def test_tracking_keeps_the_first_face_when_a_larger_one_appears(tmp_path):
+    from skimage import data, transform
+
+    crop = data.astronaut()[20:230, 150:330]
+    small = (transform.resize(crop, (168, 144), anti_aliasing=True) * 255).astype(np.uint8)
+    frames = []
+    for i in range(30):
+        img = np.full((240, 480, 3), 110, np.uint8)
+        img[36:204, 40:184] = small
+        if i >= 10:  # a larger face enters on the right
+            img[15:225, 290:470] = crop
+        frames.append(img)
+    p = write_clip(tmp_path / "two.mp4", frames=frames)
+    s = EXTRACTORS.get("face").extract(Clip("t", p, video=p), {})
+    x = s.values[:, face_mod.FEATURES.index("face_x")]
+    assert s.mask.mean() > 0.9 and np.all(x[s.mask] < 0.5)  # still the left face
+
+    alone = EXTRACTORS.get("face").extract(Clip("t", p, video=p, start=0.8), {})  # no history:
+    assert np.mean(alone.values[alone.mask, face_mod.FEATURES.index("face_x")] > 0.5) > 0.9  # the largest
+
+
+def test_openface_unreadable_files_are_clear(tmp_path):
+    spec = EXTRACTORS.get("openface")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ClipError, match=r"empty\.csv: empty file"):
+        spec.extract(Clip("c", empty, openface=empty), {})
+    binary = tmp_path / "video.csv"
+    binary.write_bytes(b"\x00\x00\x00\x18ftypmp42\xff\xfe\xfa")
+    with pytest.raises(ClipError, match=r"video\.csv: not a text CSV"):
+        spec.extract(Clip("c", binary, openface=binary), {})
+    short, _ = _write_openface(tmp_path / "short.csv", n=8)
+    short.write_text(short.read_text() + "1, 0, 0.2\n")
+    with pytest.raises(ClipError, match=r"short\.csv: row 10: 3 values for \d+ columns"):
+        spec.extract(Clip("c", short, openface=short), {})

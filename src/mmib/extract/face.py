@@ -35,10 +35,13 @@ SETTINGS: dict[str, Any] = {
     "min_neighbors": 5,       # detectMultiScale's overlapping-detections threshold (faces)
     "min_face": 0.15,         # smallest face side, relative to the frame's shorter side
     "detect_width": 320,      # frames wider than this are downscaled for detection only
+    "equalize": False,        # histogram-equalise before detection (helps dim footage; a flat background
+                              # dominates the histogram and can hide a small face)
     "smooth": 0.6,            # weight of the new detection in the box's running average
     "profile": True,          # try the profile cascade when no frontal face is found
     "eye_neighbors": 5,
     "smile_neighbors": 15,
+    "roi_width": 160,         # face boxes wider than this are downscaled for the eye and smile cascades
     "crop": 64,               # side of the face crop the descriptors are computed on
     "flow": True,             # Farneback optical flow in the eye band and the mouth region
 }
@@ -85,7 +88,8 @@ def _detect(gray: np.ndarray, prev: np.ndarray | None, s: dict[str, Any]) -> tup
     h, w = gray.shape
     k = min(1.0, s["detect_width"] / w)
     small = cv2.resize(gray, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA) if k < 1 else gray
-    small = cv2.equalizeHist(small)
+    if s["equalize"]:
+        small = cv2.equalizeHist(small)
     side = max(12, int(s["min_face"] * min(small.shape)))
     args = dict(scaleFactor=s["scale_factor"], minNeighbors=s["min_neighbors"], minSize=(side, side))
     boxes, flag = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(small, **args), 0.0
@@ -170,6 +174,9 @@ def _features(gray: np.ndarray, prev_gray: np.ndarray | None, box: np.ndarray, f
     # eyes and smile: cascades inside the face box, at the frame's resolution
     ix, iy = int(round(max(0.0, x))), int(round(max(0.0, y)))
     roi = gray[iy:int(round(min(H, y + bh))), ix:int(round(min(W, x + bw)))]
+    if roi.shape[1] > s["roi_width"]:  # a large face (HD video): the same cascades at a bounded cost
+        k = s["roi_width"] / roi.shape[1]
+        roi = cv2.resize(roi, (int(s["roi_width"]), max(1, round(roi.shape[0] * k))), interpolation=cv2.INTER_AREA)
     rh, rw = roi.shape
     if rh >= 24 and rw >= 24:
         eside = max(8, rw // 8)

@@ -55,33 +55,44 @@ def read_csv(path: Path, start: float | None = None, end: float | None = None,
     path = Path(path)
     if not path.is_file():
         raise ClipError(f"{path}: OpenFace CSV not found")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh, skipinitialspace=True)
-        header = [h.strip() for h in next(reader, [])]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise ClipError(f"{path}: not an OpenFace 2 CSV: missing columns {', '.join(missing)}")
-        where = {c: header.index(c) for c in header}
-        idx = [where[c] for c in COLUMNS]
-        fid = where.get("face_id")
-        t0 = 0.0 if start is None else float(start)
-        rows, times, mask = [], [], []
-        for line, rec in enumerate(reader, start=2):
-            if not rec or all(not x.strip() for x in rec):
-                continue
-            if len(rec) < len(header):
-                raise ClipError(f"{path}: row {line}: {len(rec)} values for {len(header)} columns")
-            if fid is not None and int(_number(rec[fid], path, line, "face_id")) != face_id:
-                continue
-            t = _number(rec[where["timestamp"]], path, line, "timestamp")
-            if (start is not None and t < start - 1e-9) or (end is not None and t >= end - 1e-9):
-                continue
-            ok = (_number(rec[where["success"]], path, line, "success") == 1
-                  and _number(rec[where["confidence"]], path, line, "confidence") >= min_confidence)
-            values = [_number(rec[i], path, line, c) for i, c in zip(idx, COLUMNS)]
-            rows.append(values if ok else [0.0] * len(COLUMNS))
-            times.append(t - t0)
-            mask.append(ok)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            return _read(csv.reader(fh, skipinitialspace=True), path, start, end, min_confidence, face_id)
+    except UnicodeDecodeError as e:
+        raise ClipError(f"{path}: not a text CSV ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:
+        raise ClipError(f"{path}: not a readable CSV ({e})") from None
+
+
+def _read(reader, path: Path, start: float | None, end: float | None, min_confidence: float,
+          face_id: int) -> Stream:
+    header = [h.strip() for h in next(reader, [])]
+    if not header:
+        raise ClipError(f"{path}: empty file (expected an OpenFace 2 CSV with a header row)")
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise ClipError(f"{path}: not an OpenFace 2 CSV: missing columns {', '.join(missing)}")
+    where = {c: header.index(c) for c in header}
+    idx = [where[c] for c in COLUMNS]
+    fid = where.get("face_id")
+    t0 = 0.0 if start is None else float(start)
+    rows, times, mask = [], [], []
+    for line, rec in enumerate(reader, start=2):
+        if not rec or all(not x.strip() for x in rec):
+            continue
+        if len(rec) < len(header):
+            raise ClipError(f"{path}: row {line}: {len(rec)} values for {len(header)} columns")
+        if fid is not None and int(_number(rec[fid], path, line, "face_id")) != face_id:
+            continue
+        t = _number(rec[where["timestamp"]], path, line, "timestamp")
+        if (start is not None and t < start - 1e-9) or (end is not None and t >= end - 1e-9):
+            continue
+        ok = (_number(rec[where["success"]], path, line, "success") == 1
+              and _number(rec[where["confidence"]], path, line, "confidence") >= min_confidence)
+        values = [_number(rec[i], path, line, c) for i, c in zip(idx, COLUMNS)]
+        rows.append(values if ok else [0.0] * len(COLUMNS))
+        times.append(t - t0)
+        mask.append(ok)
     if not rows:
         span = "" if start is None and end is None else f" between {start}s and {end}s"
         raise ClipError(f"{path}: no OpenFace frames{span}" + ("" if fid is None else f" for face_id {face_id}"))
