@@ -82,3 +82,13 @@ def test_model_summary_takes_dims_from_a_described_file(tmp_path, capsys):
     data = write_own(tmp_path / "clips.safetensors")
     assert main(["model", "summary", "--data-path", str(data), "--text-encoder", "tiny-config"]) == 0
     assert "dims {'text': 0, 'audio': 3, 'visual': 4}" in capsys.readouterr().out
+
+
+def test_a_description_may_name_its_metric_family(tmp_path):
+    corpus = own_corpus(labels="emotions")
+    corpus.dataset["metrics"] = {"emotions": "emotion_wa_auc"}
+    data = converted.write(corpus, tmp_path / "e.safetensors")
+    name, spec = resolve(DataConfig(path=str(data)))
+    assert (name, spec.metric_family("emotions"), spec.emotions) == ("myclips", "emotion_wa_auc",
+                                                                     ("happy", "sad", "angry"))
+    assert spec.dims == {"audio": 3, "visual": 4}
