@@ -81,7 +81,8 @@ def test_wrong_label_kind_for_a_described_file_is_a_config_error(tmp_path):
 def test_model_summary_takes_dims_from_a_described_file(tmp_path, capsys):
     data = write_own(tmp_path / "clips.safetensors")
     assert main(["model", "summary", "--data-path", str(data), "--text-encoder", "tiny-config"]) == 0
-    assert "dims {'text': 0, 'audio': 3, 'visual': 4}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dims {'text': 0, 'audio': 3, 'visual': 4}" in out and "| dataset myclips" in out
 
 
 def test_a_description_may_name_its_metric_family(tmp_path):
