@@ -93,3 +93,7 @@ def test_a_description_may_name_its_metric_family(tmp_path):
     assert (name, spec.metric_family("emotions"), spec.emotions) == ("myclips", "emotion_wa_auc",
                                                                      ("happy", "sad", "angry"))
     assert spec.dims == {"audio": 3, "visual": 4}
+    cfg = tiny_config(tmp_path, f"data.path='{data}'", "data.dataset='myclips'")  # its own name, given
+    assert check_config(cfg) is cfg and resolve(cfg.data)[1].emotions == ("happy", "sad", "angry")
+    with pytest.raises(ConfigError, match="unknown dataset 'other'"):
+        check_config(tiny_config(tmp_path, f"data.path='{data}'", "data.dataset='other'"))

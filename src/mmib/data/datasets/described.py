@@ -81,6 +81,10 @@ def spec_from_description(desc: dict[str, Any], path: str | Path) -> DatasetSpec
 def resolve(cfg: DataConfig) -> tuple[str, DatasetSpec]:
     """(name, spec) of the dataset ``cfg`` trains on, resolving ``auto`` (module docstring)."""
     if cfg.dataset != AUTO:
+        if cfg.dataset not in DATASETS and cfg.path:  # --dataset NAME as the file calls itself
+            desc = file_description(cfg.path)
+            if desc and desc.get("name") == cfg.dataset:
+                return cfg.dataset, spec_from_description(desc, cfg.path)
         return cfg.dataset, DATASETS.get(cfg.dataset)
     if not cfg.path:
         return "synth", DATASETS.get("synth")
