@@ -81,4 +81,19 @@ def test_wrong_label_kind_for_a_described_file_is_a_config_error(tmp_path):
 def test_model_summary_takes_dims_from_a_described_file(tmp_path, capsys):
     data = write_own(tmp_path / "clips.safetensors")
     assert main(["model", "summary", "--data-path", str(data), "--text-encoder", "tiny-config"]) == 0
-    assert "dims {'text': 0, 'audio': 3, 'visual': 4}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dims {'text': 0, 'audio': 3, 'visual': 4}" in out and "| dataset myclips" in out
+
+
+def test_a_description_may_name_its_metric_family(tmp_path):
+    corpus = own_corpus(labels="emotions")
+    corpus.dataset["metrics"] = {"emotions": "emotion_wa_auc"}
+    data = converted.write(corpus, tmp_path / "e.safetensors")
+    name, spec = resolve(DataConfig(path=str(data)))
+    assert (name, spec.metric_family("emotions"), spec.emotions) == ("myclips", "emotion_wa_auc",
+                                                                     ("happy", "sad", "angry"))
+    assert spec.dims == {"audio": 3, "visual": 4}
+    cfg = tiny_config(tmp_path, f"data.path='{data}'", "data.dataset='myclips'")  # its own name, given
+    assert check_config(cfg) is cfg and resolve(cfg.data)[1].emotions == ("happy", "sad", "angry")
+    with pytest.raises(ConfigError, match="unknown dataset 'other'"):
+        check_config(tiny_config(tmp_path, f"data.path='{data}'", "data.dataset='other'"))

@@ -31,6 +31,7 @@ def test_masks_survive_write_and_read(tmp_path):
     assert "visual_mask" not in rep["fields"]  # a mask is not a feature field
     assert 0.2 < rep["fields"]["visual"]["masked_fraction"]["train"] < 0.6
     assert "visual_mask   masked frames train" in render(rep)
+    assert "dataset   myclips (sentiment in [-1, 1];" in render(rep)
 
 
 def test_mask_of_wrong_length_is_refused(tmp_path):

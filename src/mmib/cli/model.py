@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..data.datasets import resolve as resolve_dataset
 from ..engine.shapes import build_unloaded, typical_dims
 from ..models.summary import count, summary_rows
 from ..objectives import build_objective
@@ -27,7 +28,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     m = cfg.model
     used = {k: v for k, v in dims.items() if k in cfg.data.modalities}
     print(f"model: {m.variant} + {m.fusion} | text encoder {m.text_encoder} | d = {m.d} | "
-          f"modalities {', '.join(cfg.data.modalities)} | dims {used} | output {out}")
+          f"modalities {', '.join(cfg.data.modalities)} | dims {used} | output {out} | "
+          f"dataset {resolve_dataset(cfg.data)[0]}")
     rows = summary_rows(model, args.depth)
     width = max([len(r[0]) + 2 * r[0].count(".") for r in rows] + [9])
     print(f"{'module':<{width}}  {'type':<24} {'parameters':>13}")

@@ -112,6 +112,12 @@ def render(rep: dict[str, Any]) -> str:
     if "converted_file" in src:
         lines.append(f"source    {src.get('file')}")
     lines.append(f"sha256    {src.get('sha256')} (release: {src.get('release', 'unknown')})")
+    if rep.get("dataset"):
+        d = rep["dataset"]
+        what = (f"sentiment in [-{d['sentiment_range']:g}, {d['sentiment_range']:g}]"
+                if d.get("labels") == "sentiment" and d.get("sentiment_range") is not None
+                else ", ".join(d.get("emotion_names") or []) or d.get("labels", "?"))
+        lines.append(f"dataset   {d.get('name')} ({what}; `mmib train --data-path` alone reads it)")
     lines.append("splits    " + " / ".join(f"{s} {n}" for s, n in rep["sizes"].items()))
     lines.append("fields    (dim; valid steps min / mean / max per split)")
     for name, f in rep["fields"].items():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..config import ConfigError, ExperimentConfig
 from ..data import DATASETS
-from ..data.datasets import AUTO
+from ..data.datasets import AUTO, file_description
 from ..data.datasets import resolve as resolve_dataset
 from ..data.validate import DataError
 from ..data.readers import formats
@@ -79,7 +79,8 @@ def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
     _name(FUSIONS, m.fusion)
     _name(CONSTRAINTS, cfg.objective.constraint)
     _name(TASK_LOSSES, cfg.objective.task, ("auto",))
-    _name(DATASETS, d.dataset, ("auto",))
+    if d.dataset not in DATASETS and not (d.path and file_description(d.path).get("name") == d.dataset):
+        _name(DATASETS, d.dataset, ("auto",))  # a file's own name (mmib extract) is valid for that file
     fmts = formats()
     if d.format not in fmts:
         raise ConfigError(f"data.format: unknown data format {d.format!r}; expected one of {', '.join(fmts)}")

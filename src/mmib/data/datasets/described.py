@@ -6,7 +6,8 @@ no ``data.path`` means the built-in ``synth``; otherwise the file's own descript
 a registered dataset when the file names one (a conversion of MOSI says ``mosi``), else a
 :class:`DatasetSpec` built from the description - its label kind, sentiment range (labels
 outside it are refused with file, split and row) or emotion names, scored with the
-``sentiment`` metric family or the multi-label ``emotion_acc_f1`` one. A file without a
+``sentiment`` metric family or the multi-label ``emotion_acc_f1`` one (unless the description
+has ``metrics``: label kind -> family). A file without a
 description (the field's pickles) needs ``--dataset``.
 """
 
@@ -54,6 +55,10 @@ def spec_from_description(desc: dict[str, Any], path: str | Path) -> DatasetSpec
     file and the entry when the description is unusable); its usual dims are the file's."""
     labels = desc.get("labels")
     dims = file_dims(path) if Path(path).expanduser().is_file() else {}
+    chosen = desc.get("metrics") or {}  # optional: label kind -> metric family, overriding the defaults
+    if not isinstance(chosen, dict) or not all(isinstance(v, str) for v in chosen.values()):
+        raise DataError(f"{path}: dataset description: expected metrics a mapping of label kind to a metric "
+                        f"family name, got {chosen!r}")
     name = desc.get("name") or Path(path).stem
     if labels == "sentiment":
         bound = desc.get("sentiment_range")
@@ -62,20 +67,24 @@ def spec_from_description(desc: dict[str, Any], path: str | Path) -> DatasetSpec
                             f"got {bound!r}")
         return DatasetSpec(f"{name}: sentiment described by its file {path}",
                            sentiment_range=math.inf if bound is None else float(bound),
-                           metrics={"sentiment": "sentiment"}, dims=dims)
+                           metrics={"sentiment": chosen.get("sentiment", "sentiment")}, dims=dims)
     if labels == "emotions":
         names = tuple(str(n) for n in desc.get("emotion_names") or ())
         if not names:
             raise DataError(f"{path}: dataset description: labels 'emotions' needs emotion_names, got none")
         return DatasetSpec(f"{name}: emotions {', '.join(names)} described by its file {path}",
                            sentiment_range=None, emotions=names, fixed_emotions=True, default_labels="emotions",
-                           metrics={"emotions": "emotion_acc_f1"}, dims=dims)
+                           metrics={"emotions": chosen.get("emotions", "emotion_acc_f1")}, dims=dims)
     raise DataError(f"{path}: dataset description: expected labels 'sentiment' or 'emotions', got {labels!r}")
 
 
 def resolve(cfg: DataConfig) -> tuple[str, DatasetSpec]:
     """(name, spec) of the dataset ``cfg`` trains on, resolving ``auto`` (module docstring)."""
     if cfg.dataset != AUTO:
+        if cfg.dataset not in DATASETS and cfg.path:  # --dataset NAME as the file calls itself
+            desc = file_description(cfg.path)
+            if desc and desc.get("name") == cfg.dataset:
+                return cfg.dataset, spec_from_description(desc, cfg.path)
         return cfg.dataset, DATASETS.get(cfg.dataset)
     if not cfg.path:
         return "synth", DATASETS.get("synth")
