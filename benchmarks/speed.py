@@ -99,15 +99,18 @@ def peak_matmul(dtype: torch.dtype, device: torch.device, budget_s: float = 3.0)
 
 
 def machine_info(device: torch.device) -> dict:
-    cpu = platform.processor()
+    cpu, isa = platform.processor(), []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):  # the matrix / vector units a bf16 path can use
+                isa = [f for f in line.split(":", 1)[1].split()
+                       if f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_fp16")]
                 break
     except OSError:
         pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+    info = {"cpu": cpu, "isa": isa, "cores": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "python": platform.python_version(), "platform": platform.platform(), "device": str(device)}
     if device.type == "cuda":
@@ -389,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     m = report["machine"]
     md = [f"# mmib speed benchmark, {started:%Y-%m-%d %H:%M %Z}", "",
-          f"Machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads, {m['cpu_capability']})"
+          f"Machine: {m['cpu']}, {m['cores']} cores, ISA {' '.join(m['isa']) or 'unknown'} "
+          f"({m['torch_threads']} torch threads, {m['cpu_capability']})"
           + (f", GPU {m['gpu']}" if "gpu" in m else "") + f"; torch {m['torch']}; device {m['device']}.",
           "Peak matmul (measured here): " + ", ".join(f"{k} {v['gflops']} GFLOP/s" for k, v in peaks.items()) + ".",
           f"1-minute load average: {load_before[0]:.2f} before, {report['load_avg_1m_after']:.2f} after "
