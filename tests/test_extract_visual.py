@@ -77,9 +77,7 @@ def test_face_found_in_face_clip_and_not_in_empty_clip(clips, face_stream):
     print(f"no-face clip: face found in {face_mod.face_rate(empty):.1%} of frames")
     assert len(empty.times) == N and not empty.mask.any() and face_mod.face_rate(empty) == 0.0
     assert not empty.values.any()  # masked frames are zero, never a made-up face
-    with pytest.raises(ClipError, match="no face in any frame"):
-        face_mod.require_face(empty, Clip("n", p, video=p))
-    assert face_mod.require_face(s, Clip("f", clips["face"])) is s
+    # the pipeline reports such a clip: test_extract.py::test_visual_stream_masks_no_face_frames_...
 
 
 def test_frames_without_a_face_are_masked_and_zero(tmp_path):

@@ -15,7 +15,8 @@ none, hence the ``<5`` pin). Per frame (default 25 fps):
 
 Frames with no face have mask False and an all-zero row: they are masked, never passed off as
 a face. A clip with no face in any frame gives an all-masked stream (:func:`face_rate` is 0);
-the pipeline reports it (:func:`require_face`). Feature meanings: docs/visual_features.md.
+the pipeline reports any all-masked stream as "no face in any frame"
+(:func:`mmib.extract.pipeline.extract_clip`). Feature meanings: docs/visual_features.md.
 """
 
 from __future__ import annotations
@@ -247,13 +248,6 @@ def face_rate(stream: Stream) -> float:
     return float(stream.mask.mean()) if len(stream.mask) else 0.0
 
 
-def require_face(stream: Stream, clip: Clip) -> Stream:
-    """``stream`` unchanged, or :class:`ClipError` "no face in any frame" (for the pipeline)."""
-    if face_rate(stream) == 0.0:
-        raise ClipError(f"{clip.video or clip.media}: no face in any frame")
-    return stream
-
-
 EXTRACTORS.add("face", ExtractorSpec(
     modality="visual",
     description="OpenCV 4.x Haar cascades (face, eyes, smile) + landmark-free face-region descriptors "
@@ -261,4 +255,4 @@ EXTRACTORS.add("face", ExtractorSpec(
     dim=len(FEATURES), frame_rate=SETTINGS["fps"], feature_names=FEATURES, extract=extract,
     settings=dict(SETTINGS), packages=("opencv-python-headless", "av"), requires=("cv2", "av")))
 
-__all__ = ["FEATURES", "SETTINGS", "extract", "face_rate", "require_face"]
+__all__ = ["FEATURES", "SETTINGS", "extract", "face_rate"]

@@ -78,6 +78,8 @@ def read_frames(path: Path, fps: float, start: float | None = None, end: float |
         step, nxt, last, last_t = 1.0 / fps, 0.0, None, 0.0
         fmt = "gray" if gray else "bgr24"
         try:
+            if t0 > 0 and stream.time_base:  # jump to the key frame before start, not decode from 0
+                c.seek(int(t0 / stream.time_base), stream=stream, backward=True, any_frame=False)
             for frame in c.decode(stream):
                 if frame.time is None:
                     continue

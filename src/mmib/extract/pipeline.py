@@ -15,6 +15,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,11 @@ class Plan:
 
     def record(self) -> dict[str, Any]:
         """``Corpus.extraction``: enough to extract a new clip exactly the same way."""
+        return json.loads(self._record_json)
+
+    @cached_property
+    def _record_json(self) -> str:
+        """The record, built once (package versions are looked up once per plan, not per clip)."""
         from importlib.metadata import PackageNotFoundError, version
 
         try:
@@ -67,7 +73,7 @@ class Plan:
         for m in self.modalities:
             name = self.extractors[m]
             rec[m] = EXTRACTORS.get(name).describe(name, self.settings.get(m))
-        return rec
+        return json.dumps(rec, sort_keys=True, default=str)
 
     @classmethod
     def from_record(cls, rec: dict[str, Any], where: str = "the dataset") -> "Plan":
@@ -86,11 +92,10 @@ class Plan:
 
     def key(self, row: Row) -> str:
         """A hash of the row and the extraction record: a clip's part is reused only when both match."""
-        rec = self.record()
         c = row.clip
         stat = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) if p and p.exists() else str(p)
                 for p in (c.media, c.video, c.openface)]
-        blob = json.dumps([rec, stat, c.start, c.end, row.words], sort_keys=True, default=str)
+        blob = json.dumps([self._record_json, stat, c.start, c.end, row.words], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
