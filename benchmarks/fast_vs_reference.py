@@ -12,7 +12,9 @@ model selection on valid, test of the selected epoch), under
 * ``fast``: mmib's defaults (dynamic padding, buckets, masked pooling, mean z, fused Adam);
 * ``frozen-cached``: the fast path with the text encoder frozen and cached - another model
   (the encoder does not fine-tune), shown for its cost/accuracy trade;
-* ``frozen-cached-bf16`` / ``fast-bf16`` (on request, ``--paths``): the same with bf16 autocast.
+* ``frozen-cached-bf16`` / ``fast-bf16`` (on request, ``--paths``): the same with bf16 autocast;
+  ``fast-fp32`` / ``frozen-cached-fp32``: pinned to fp32 (``auto`` precision depends on the
+  machine). The accuracy check of bf16: ``--paths fast-fp32 fast-bf16 --compare fast-bf16 fast-fp32``.
 
 Reports per path the mean and standard deviation over seeds of the test metrics and the
 wall time per run, and whether A - B (``--compare``, default fast - reference) lies within seed noise: |mean difference|
@@ -41,7 +43,9 @@ METRICS = ["MAE", "Corr", "Has0_acc_2", "Non0_acc_2", "Non0_F1_score", "Mult_acc
 LOWER_IS_BETTER = {"MAE"}
 RUNS = {"reference": PATHS["reference"], "fast": PATHS["default"], "frozen-cached": PATHS["cached"],
         # the accuracy effect of bf16 autocast, on the path where it is cheap enough to test on CPU
-        "frozen-cached-bf16": PATHS["cached-bf16"], "fast-bf16": PATHS["default-bf16"]}
+        "frozen-cached-bf16": PATHS["cached-bf16"], "fast-bf16": PATHS["default-bf16"],
+        # train.precision = "auto" picks per machine; these pin it (the accuracy check of bf16)
+        "fast-fp32": PATHS["default-fp32"], "frozen-cached-fp32": PATHS["cached-fp32"]}
 
 
 def base_overrides(args: argparse.Namespace) -> list[str]:

@@ -243,8 +243,14 @@ class TrainConfig:
     precision: str = "auto"
     """Forward-pass arithmetic: fp32; bf16 or fp16 autocast (mixed precision: weights,
     optimiser and loss stay fp32; fp16 only on CUDA, with loss scaling); auto = bf16 on a
-    CUDA device that supports it, else fp32 (on CPUs without native bf16 a bf16 matmul is
-    far slower than fp32: docs/speed.md)."""
+    CUDA device that supports it and on a CPU with native bf16 matrix instructions (AMX,
+    AVX512-BF16) where a measured bf16 product is >= 1.5x as fast as fp32, else fp32 (on CPUs
+    without them a bf16 matmul is far slower). summary.json records the choice and why;
+    MMIB_CPU_BF16=1/0 overrides the CPU probe (docs/speed.md)."""
+    retain_memory: bool = True
+    """Keep freed memory in the process for the next tensors (glibc mallopt) instead of giving
+    it back to the kernel: fewer page faults, 10-20% faster CPU training (docs/speed.md); the
+    process keeps its peak memory."""
     compile: bool = False
     """Compile the model with torch.compile (dynamic shapes). Off by default: on 2 CPU cores
     compiling took minutes per new batch shape and gave no measurable gain (docs/speed.md)."""

@@ -17,6 +17,7 @@ import torch
 from ..metrics import resolve_family
 from .checkpoint import atomic_write_text
 from .experiment import Experiment
+from .speed import precision_name
 
 
 def summarize(exp: Experiment, run_dir: Path) -> dict[str, Any]:
@@ -41,6 +42,7 @@ def summarize(exp: Experiment, run_dir: Path) -> dict[str, Any]:
         "metric_convention": c.eval.convention,
         "metric_family": resolve_family(c.eval.metrics, exp.task, d.metrics),
         "inference": c.model.inference,
+        "precision": {"used": precision_name(exp.amp), "why": exp.precision_note},
         "parameters": sum(p.numel() for p in exp.model.parameters()),
         "valid": valid,
         "test": test,

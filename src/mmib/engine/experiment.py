@@ -34,7 +34,7 @@ from .checks import check_config
 from .distributed import World
 from .loop import Predictions, predict
 from .seed import resolve_device, seed_everything
-from .speed import adam_options, configure_threads, maybe_compile, resolve_precision
+from .speed import adam_options, choose_precision, configure_threads, maybe_compile, retain_freed_memory
 
 
 OBJECTIVE_PREFIX = "objective."
@@ -83,6 +83,8 @@ class Experiment:
     """Where the text encoder's architecture and tokenizer were read from (None: the config's name)."""
     meta: dict[str, Any] = field(default_factory=dict)
     """For a loaded checkpoint: its metadata (selected epoch, validation metrics, data info)."""
+    precision_note: str = ""
+    """Why ``amp`` is what it is (``train.precision = "auto"`` decides per device; recorded in summary.json)."""
     world: World = field(default_factory=World)
     """The ranks of a torchrun job (one process: a world of 1); evaluation is split over them."""
     _examples: dict[str, list[Example]] = field(default_factory=dict, repr=False)
@@ -98,9 +100,11 @@ class Experiment:
         check_config(cfg, data=data is None, text_encoder=text_source)
         seed_everything(cfg.train.seed)
         configure_threads(cfg.train.num_threads)
+        if cfg.train.retain_memory:
+            retain_freed_memory()
         device = resolve_device(distributed.local_device(cfg.train.device, distributed.world()))
         world = distributed.init(device)
-        amp = resolve_precision(cfg.train.precision, device)
+        amp, precision_note = choose_precision(cfg.train.precision, device)
         tokenizer = None
         if data is None:
             tokenizer = _tokenizer(cfg, text_source)
@@ -115,7 +119,8 @@ class Experiment:
             cache = TextCache(model.encoders["text"], cfg.train.cache_dir, device=device, dtype=amp,
                               batch_size=cfg.train.eval_batch_size, progress=cfg.train.progress)
         objective = build_objective(cfg, task, model.bottlenecks()).to(device)
-        return cls(cfg, data, task, model, objective, device, amp, cache, tokenizer, text_source, world=world)
+        return cls(cfg, data, task, model, objective, device, amp, cache, tokenizer, text_source, world=world,
+                   precision_note=precision_note)
 
     @classmethod
     def load(cls, path: str | Path, *, build_data: bool = True, overrides: list[str] | None = None) -> "Experiment":

@@ -30,7 +30,7 @@ from .experiment import Experiment, trainable_state
 from .loop import train_one_epoch
 from .rundir import RunExistsError, RunLock, clear_run, has_run, read_log, read_summary, run_dir_for
 from .seed import epoch_generator, resolve_device, rng_state, set_rng_state
-from .speed import grad_scaler
+from .speed import grad_scaler, precision_name
 
 Log = Callable[[str], None]
 EpochHook = Callable[[int, dict[str, float]], None]
@@ -215,7 +215,8 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
     sizes = exp.data.sizes
     log(f"run {run_dir} | {exp.data.dataset} ({exp.task}) train/valid/test = "
         f"{sizes['train']}/{sizes['valid']}/{sizes['test']} | {cfg.model.variant} + {cfg.model.fusion} "
-        f"| {sum(p.numel() for p in exp.model.parameters()):,} parameters | {exp.device}"
+        f"| {sum(p.numel() for p in exp.model.parameters()):,} parameters | {exp.device} "
+        f"{precision_name(exp.amp)}"
         + (f" | {world.size} processes (torchrun)" if world.active else ""))
     if exp.text_cache is not None:
         if main:  # rank 0 builds the cache; the others then read it
