@@ -90,3 +90,16 @@ def test_retaining_freed_memory_applies_on_linux():
     import sys
 
     assert retain_freed_memory() is sys.platform.startswith("linux")
+
+
+def test_auto_trains_the_cached_path_in_fp32_and_builds_its_cache_in_bf16(tmp_path, probe):
+    from mmib.engine import Experiment
+
+    probe({"avx512_bf16"}, fp32=100, bf16=400)
+    cfg = tiny_config(tmp_path, "model.freeze_text_encoder=true", f"train.cache_dir='{tmp_path}/cache'")
+    exp = Experiment.build(cfg)
+    assert exp.text_cache is not None and exp.text_cache.dtype is torch.bfloat16
+    assert exp.amp is None and "trained on it run in fp32" in exp.precision_note
+    exp = Experiment.build(tiny_config(tmp_path, "model.freeze_text_encoder=true", "train.precision='bf16'",
+                                       f"train.cache_dir='{tmp_path}/cache'"))
+    assert exp.amp is torch.bfloat16  # an explicit choice is kept

@@ -118,6 +118,12 @@ class Experiment:
         if cache_applies(cfg, model)[0]:
             cache = TextCache(model.encoders["text"], cfg.train.cache_dir, device=device, dtype=amp,
                               batch_size=cfg.train.eval_batch_size, progress=cfg.train.progress)
+            if cfg.train.precision == "auto" and amp is not None and device.type == "cpu":
+                # measured (docs/speed.md): on the cached states the trained layers are small,
+                # so bf16's casts cost more than its faster matmuls; the cache is built in bf16
+                amp = None
+                precision_note += ("; the frozen text encoder's cache is computed in bf16, the layers "
+                                   "trained on it run in fp32 (faster there on CPU)")
         objective = build_objective(cfg, task, model.bottlenecks()).to(device)
         return cls(cfg, data, task, model, objective, device, amp, cache, tokenizer, text_source, world=world,
                    precision_note=precision_note)
