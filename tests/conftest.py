@@ -9,6 +9,12 @@ import pytest
 
 from mmib import config as config_mod
 
+# train.precision = "auto" would pick bf16 on a CPU with bf16 matrix units: the suite's
+# exactness checks are written for fp32, so auto means fp32 here on every machine, in this
+# process and in every subprocess it starts, module-scoped fixtures included
+# (tests/test_precision_choice.py tests the choice itself; explicit bf16 is tested too)
+os.environ["MMIB_CPU_BF16"] = "0"
+
 TINY = [
     "model.text_encoder='tiny-config'",
     "model.d=10",
@@ -37,10 +43,6 @@ def _offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    # train.precision = "auto" would pick bf16 on a CPU with bf16 matrix units: the suite's
-    # exactness checks are written for fp32, so auto means fp32 here on every machine
-    # (tests/test_precision_choice.py tests the choice itself; explicit bf16 is tested too)
-    monkeypatch.setenv("MMIB_CPU_BF16", "0")
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
