@@ -103,3 +103,19 @@ def test_auto_trains_the_cached_path_in_fp32_and_builds_its_cache_in_bf16(tmp_pa
     exp = Experiment.build(tiny_config(tmp_path, "model.freeze_text_encoder=true", "train.precision='bf16'",
                                        f"train.cache_dir='{tmp_path}/cache'"))
     assert exp.amp is torch.bfloat16  # an explicit choice is kept
+
+
+def test_a_resume_where_auto_chooses_another_precision_says_so(tmp_path, monkeypatch):
+    cfg = tiny_config(tmp_path, "name='moved'", "train.epochs=2", "train.keep_state=true")
+    fit(cfg)  # auto = fp32 here (MMIB_CPU_BF16=0)
+    run = tmp_path / "moved"
+    (run / "summary.json").unlink()  # as if stopped after its last epoch's state was written
+    monkeypatch.setenv("MMIB_CPU_BF16", "1")  # "another machine": auto now picks bf16
+    cpu_bf16_capability.cache_clear()
+    lines: list[str] = []
+    try:
+        fit(cfg, run_dir=run, resume=True, log=lines.append)
+    finally:
+        cpu_bf16_capability.cache_clear()
+    note = [x for x in lines if x.startswith("note: epochs 1-2 ran in fp32")]
+    assert note and "the rest runs in bf16" in note[0] and "MMIB_CPU_BF16=1" in note[0]

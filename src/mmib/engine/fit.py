@@ -198,6 +198,9 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
             scaler.load_state_dict(st["scaler"])  # fp16 on CUDA: the loss scale continues too
         done, best_score, best_epoch = st["epoch"], st["best_score"], st["best_epoch"]
         log(f"resuming {run_dir} at epoch {done + 1}/{c.epochs}")
+        if st.get("precision", precision_name(exp.amp)) != precision_name(exp.amp):
+            log(f"note: epochs 1-{done} ran in {st['precision']}, the rest runs in {precision_name(exp.amp)} "
+                f"({exp.precision_note}); set train.precision to keep one precision across machines")
     if st is None and main:
         atomic_write_text(run_dir / "config.toml", toml)
         atomic_write_text(run_dir / "data.json", json.dumps(data_info, indent=2))
@@ -265,6 +268,7 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else {},
                     "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
                     "scaler": scaler.state_dict() if scaler is not None else {}, "world_size": world.size,
+                    "precision": precision_name(exp.amp),
                 })
             distributed.barrier(world)  # the epoch's files are complete before any rank goes on
             faults.point("epoch_end")
