@@ -111,17 +111,16 @@ def peak_matmul(dtype: torch.dtype, device: torch.device, budget_s: float = 6.0)
 
 
 def machine_info(device: torch.device) -> dict:
-    cpu, isa = platform.processor(), []
+    from mmib.engine.speed import cpu_flags
+
+    cpu = platform.processor()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):  # the matrix / vector units a bf16 path can use
-                isa = [f for f in line.split(":", 1)[1].split()
-                       if f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_fp16")]
-                break
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), cpu)
     except OSError:
         pass
+    flags = cpu_flags()  # the matrix / vector units a bf16 path can use
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_fp16") if f in flags]
     info = {"cpu": cpu, "isa": isa, "cores": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "python": platform.python_version(), "platform": platform.platform(), "device": str(device)}

@@ -66,11 +66,13 @@ def test_an_explicit_precision_is_kept_and_says_so():
     assert choose_precision("fp32", CPU) == (None, "train.precision = 'fp32'")
 
 
-def test_the_real_probe_runs_and_gives_a_reason(probe, monkeypatch):
-    monkeypatch.undo()  # this machine's real flags and a real measurement
-    monkeypatch.delenv("MMIB_CPU_BF16", raising=False)
+def test_the_real_probe_runs_and_gives_a_reason(monkeypatch):
+    monkeypatch.delenv("MMIB_CPU_BF16", raising=False)  # this machine's real flags and a real measurement
     cpu_bf16_capability.cache_clear()
-    ok, why = cpu_bf16_capability()
+    try:
+        ok, why = cpu_bf16_capability()
+    finally:
+        cpu_bf16_capability.cache_clear()
     assert isinstance(ok, bool) and why
     if not {"avx512_bf16", "amx_bf16"} & speed.cpu_flags():
         assert not ok

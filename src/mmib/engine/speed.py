@@ -108,6 +108,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return choose_precision(precision, device)[0]
 
 
+@functools.lru_cache(maxsize=None)
 def retain_freed_memory() -> bool:
     """Keep memory that torch frees inside the process for its next tensors (glibc only).
 
@@ -117,7 +118,7 @@ def retain_freed_memory() -> bool:
     under autocast, activations) that cost 10-20% of the time (docs/speed.md). This sets
     ``M_MMAP_MAX = 0`` (no separate mappings) and a 2 GiB ``M_TRIM_THRESHOLD`` with
     ``mallopt``: the process keeps its peak heap instead. Returns whether it was applied
-    (not on macOS, Windows or musl)."""
+    (not on macOS, Windows or musl); applied once per process."""
     if not sys.platform.startswith("linux"):
         return False
     name = ctypes.util.find_library("c") or "libc.so.6"
