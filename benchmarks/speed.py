@@ -22,7 +22,12 @@ log-normal word counts with mean 12), or with ``--scale mosei`` at CMU-MOSEI's (
 Each (encoder, path) case runs in a fresh subprocess (so its peak memory is its own):
 ``--warmup`` untimed steps, then ``--steps`` timed training steps on batches picked at evenly
 spaced quantiles of padded length (a stratified sample of the epoch), extrapolated to an
-epoch; evaluation is timed on the whole test split (or a fixed random subset). FLOPs per training
+epoch; evaluation is timed on the whole test split (or a fixed random subset). Figures are
+the steady state of every epoch after the first: each timed step follows an untimed step
+at its padded shape, and evaluation is timed on its second pass, because the first product
+at a new shape builds its CPU kernels (oneDNN primitives) first. That first-time cost is
+reported apart: ``epoch 1 extra s`` (mean cold-minus-warm step time times the epoch's
+distinct batch shapes) and ``eval cold utt/s`` (the first evaluation pass). FLOPs per training
 step (forward + backward) come from ``torch.utils.flop_counter.FlopCounterMode``; the
 machine's peak matmul throughput is measured in the same run. Results: a table on stdout
 and Markdown + JSON under ``benchmarks/results/``.
@@ -138,7 +143,7 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
     from mmib import config as C
     from mmib.data import batch_order, collate
     from mmib.engine import Experiment
-    from mmib.engine.loop import train_step
+    from mmib.engine.loop import train_one_epoch, train_step
     from mmib.engine.seed import epoch_generator
     from mmib.engine.speed import autocast, float_outputs, grad_scaler, precision_name
 
@@ -197,9 +202,22 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
         train_step(s.model, s.objective, opt, batch_of(full[i]), amp=s.amp, scaler=scaler)
         sync(dev)
         warm_times.append(time.perf_counter() - t0)
-    times, shapes, cpu = [], [], 0.0
+    # Steady state, as in every epoch after the first: a step at a padded shape not seen yet
+    # first builds oneDNN / MKL kernels for that shape (a few ms per matrix product, ~0.4 s a
+    # step for bert-base in bf16), so each timed step follows one untimed step at its shape.
+    # Those first-time steps give the first epoch's extra cost (cold_step_s, epoch1_extra_s).
+    seen = {tuple(batch_of(full[i]).inputs["text"].shape) for i in warm}
+    times, shapes, cpu, cold = [], [], 0.0, {}
     for i in picks:
         batch = batch_of(full[i])
+        shape = tuple(batch.inputs["text"].shape)
+        if shape not in seen:
+            sync(dev)
+            t0 = time.perf_counter()
+            train_step(s.model, s.objective, opt, batch, amp=s.amp, scaler=scaler)
+            sync(dev)
+            cold[shape] = time.perf_counter() - t0
+            seen.add(shape)
         sync(dev)
         t0, c0 = time.perf_counter(), time.process_time()
         train_step(s.model, s.objective, opt, batch, amp=s.amp, scaler=scaler)
@@ -210,12 +228,38 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
     utts = c.batch_size * len(times)
     out["warmup_step_s"] = warm_times
     out["train_step_s"] = times
+    out["cold_step_s"] = [cold.get(tuple(batch_of(full[i]).inputs["text"].shape)) for i in picks]
+    extra = [c - t for c, t in zip(out["cold_step_s"], times) if c is not None]
+    n_shapes = len({(len(b), pad or max(len(train[i].inputs["text"]) for i in b)) for b in order})
+    out["epoch_shapes"] = n_shapes
+    out["epoch1_extra_s"] = max(0.0, float(np.mean(extra))) * n_shapes if extra else 0.0
     out["train_shapes"] = shapes
     out["train_utt_per_s"] = utts / sum(times)
     # CPU seconds of all threads: the work done, much less sensitive to other jobs than wall
     # time when idle threads sleep (OMP_WAIT_POLICY=PASSIVE); meaningless on a GPU
     out["train_utt_per_cpu_s"] = utts / cpu
     out["train_epoch_s"] = len(train) / out["train_utt_per_s"]
+    if args.timing == "epoch":  # whole epochs through the training loop itself
+        def one_epoch(k: int) -> tuple[float, float]:
+            sync(dev)
+            t0, c0 = time.perf_counter(), time.process_time()
+            train_one_epoch(s.model, s.objective, opt, train, modalities=cfg.data.modalities,
+                            batch_size=c.batch_size, pad_to=pad, generator=epoch_generator(c.seed, k), device=dev,
+                            bucket=cfg.data.bucket, progress=False, amp=s.amp, scaler=scaler)
+            sync(dev)
+            return time.perf_counter() - t0, time.process_time() - c0
+        if pad is None:  # dynamic shapes: the first epoch meets most batch shapes for the first time
+            out["epoch1_s"] = one_epoch(1)[0]
+        wall, cpu_s = one_epoch(2)
+        out["sampled_train_utt_per_s"] = out["train_utt_per_s"]
+        out["epoch_timed_s"] = wall
+        out["train_utt_per_s"] = len(train) / wall
+        out["train_utt_per_cpu_s"] = len(train) / cpu_s
+        out["train_epoch_s"] = wall
+        if "epoch1_s" in out:
+            out["epoch1_extra_s"] = max(0.0, out["epoch1_s"] - wall)
+        epoch_batches = batch_order(train, c.batch_size, shuffle=True, generator=epoch_generator(c.seed, 2),
+                                    bucket=cfg.data.bucket)
     out["peak_mem_train_gb"] = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else rss_peak_bytes()) / 2**30
 
     # ---- evaluation: the test split (or a fixed random subset), the path's predict settings
@@ -226,23 +270,31 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
         subset = [test[i] for i in sorted(rng.choice(len(test), args.eval_utts, replace=False))]
     s.predict(subset[:min(32, len(subset))])  # warm-up
     sync(dev)
+    t0 = time.perf_counter()
+    s.predict(subset)  # cold: the first pass meets each evaluation batch shape for the first time
+    sync(dev)
+    out["eval_cold_s"] = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
-    s.predict(subset)
+    s.predict(subset)  # steady state, as in the validation pass of every later epoch
     sync(dev)
     out["eval_s"] = time.perf_counter() - t0
     out["eval_utt_per_cpu_s"] = len(subset) / (time.process_time() - c0)
     out["eval_utts"] = len(subset)
     out["eval_utt_per_s"] = len(subset) / out["eval_s"]
+    out["eval_cold_utt_per_s"] = len(subset) / out["eval_cold_s"]
     out["valid_eval_s"] = len(s.data.valid) / out["eval_utt_per_s"]  # fit evaluates valid every epoch
     out["epoch_with_valid_s"] = out["train_epoch_s"] + out["valid_eval_s"]
     out["peak_mem_gb"] = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else rss_peak_bytes()) / 2**30
 
     # ---- FLOPs of forward + backward of the timed batches (the optimiser's are negligible)
     flops_by_shape: dict = {}
-    for i, shape in zip(picks, shapes):
+    timed = [(full[i], shape) for i, shape in zip(picks, shapes)]
+    if args.timing == "epoch":
+        timed = [(b, (len(b), pad or max(len(train[i].inputs["text"]) for i in b))) for b in epoch_batches]
+    for idx, shape in timed:
         if shape in flops_by_shape:
             continue
-        batch = batch_of(full[i])
+        batch = batch_of(idx)
         counter = FlopCounterMode(display=False)
         with counter:
             with autocast(dev, s.amp):
@@ -251,9 +303,9 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
             loss.backward()
         opt.zero_grad(set_to_none=True)
         flops_by_shape[shape] = counter.get_total_flops()
-    flops = [flops_by_shape[sh] for sh in shapes]
+    flops = [flops_by_shape[sh] for _, sh in timed]
     out["gflop_per_step"] = float(np.mean(flops)) / 1e9
-    out["achieved_gflops"] = sum(flops) / sum(times) / 1e9
+    out["achieved_gflops"] = sum(flops) / (out["epoch_timed_s"] if args.timing == "epoch" else sum(times)) / 1e9
     out["load_after"] = os.getloadavg()[0]
     return out
 
@@ -293,7 +345,7 @@ def best_of(repeats: list[dict]) -> dict:
         return repeats[-1]
     best = dict(max(ok, key=lambda r: r["train_utt_per_s"]))
     ev = max(ok, key=lambda r: r["eval_utt_per_s"])
-    for k in ("eval_s", "eval_utt_per_s", "valid_eval_s"):
+    for k in ("eval_s", "eval_utt_per_s", "valid_eval_s", "eval_cold_s", "eval_cold_utt_per_s"):
         best[k] = ev[k]
     best["train_utt_per_cpu_s"] = max(r["train_utt_per_cpu_s"] for r in ok)
     best["eval_utt_per_cpu_s"] = max(r["eval_utt_per_cpu_s"] for r in ok)
@@ -325,7 +377,7 @@ def add_ratios(results: list[dict], peaks: dict) -> None:
 def table(results: list[dict]) -> str:
     head = ("| encoder | path | train utt/s | s/epoch train | s/epoch +valid | eval utt/s | peak mem GB "
             "| train x ref | eval x ref | train x ref (CPU s) | eval x ref (CPU s) | GFLOP/step | GFLOP/s "
-            "| % of peak | cache build s | load 1m |")
+            "| % of peak | epoch 1 extra s | eval cold utt/s | cache build s | load 1m |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     f = lambda v, p=1: "-" if v is None else f"{v:,.{p}f}"  # noqa: E731
     for r in results:
@@ -338,6 +390,7 @@ def table(results: list[dict]) -> str:
             f"| {f(r.get('train_x_ref'), 2)} | {f(r.get('eval_x_ref'), 2)} | {f(r.get('train_cpu_x_ref'), 2)} "
             f"| {f(r.get('eval_cpu_x_ref'), 2)} | {f(r['gflop_per_step'])} "
             f"| {f(r['achieved_gflops'])} | {f(100 * r['peak_fraction'] if r.get('peak_fraction') else None, 0)} "
+            f"| {f(r.get('epoch1_extra_s'))} | {f(r.get('eval_cold_utt_per_s'))} "
             f"| {f(r.get('cache_build_s'))} | {r['load_before']:.1f}-{r['load_after']:.1f} |")
     return "\n".join(rows)
 
@@ -359,13 +412,16 @@ def targets(results: list[dict], machine: dict, encoder: str = "bert-base-config
                           f"(target >= {goal}x{' with bf16 units' if units else ''}): {'met' if v >= goal else 'NOT met'}")
     d = by.get("default")
     if d is not None and d.get("peak_fraction") is not None:
-        checks.append(f"{encoder} default training step at {100 * d['peak_fraction']:.0f}% of the measured "
+        checks.append(f"{encoder} default training step at {100 * d['peak_fraction']:.1f}% of the measured "
                       f"{d['precision']} matmul peak (target >= 50%): {'met' if d['peak_fraction'] >= 0.5 else 'NOT met'}")
-    lo, hi = by.get("default-fp32"), by.get("default-bf16") or (d if d and d["precision"] == "bf16" else None)
-    if lo is not None and hi is not None:
-        ok = hi["eval_utt_per_s"] >= lo["eval_utt_per_s"]
-        checks.append(f"{encoder} evaluation bf16 {hi['eval_utt_per_s']:.1f} vs fp32 {lo['eval_utt_per_s']:.1f} utt/s "
-                      f"(target: never slower in bf16): {'met' if ok else 'NOT met'}")
+    for enc in dict.fromkeys(r["encoder"] for r in results):  # evaluation: every encoder of the run
+        e = {r["path"]: r for r in results if r["encoder"] == enc and "error" not in r}
+        d = e.get("default")
+        lo, hi = e.get("default-fp32"), e.get("default-bf16") or (d if d and d["precision"] == "bf16" else None)
+        if lo is not None and hi is not None:
+            ok = hi["eval_utt_per_s"] >= lo["eval_utt_per_s"]
+            checks.append(f"{enc} evaluation bf16 {hi['eval_utt_per_s']:.1f} vs fp32 {lo['eval_utt_per_s']:.1f} utt/s "
+                          f"(target: never slower in bf16): {'met' if ok else 'NOT met'}")
     return checks
 
 
@@ -377,6 +433,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="synth split sizes: MOSI's (1,284 training utterances) or MOSEI's (16,326)")
     p.add_argument("--steps", type=int, default=4, help="timed training steps per case")
     p.add_argument("--warmup", type=int, default=1, help="untimed training steps first")
+    p.add_argument("--timing", default="", choices=["", "epoch", "steps"],
+                   help="training figures from a whole epoch through the training loop (after a first, "
+                        "untimed epoch where batch shapes vary) or from the sampled steps extrapolated to "
+                        "an epoch; '' = epoch at MOSI scale, steps at MOSEI scale")
     p.add_argument("--eval-utts", type=int, default=0,
                    help="test utterances timed in evaluation (0 = the whole test split)")
     p.add_argument("--repeats", type=int, default=1,
@@ -395,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         _child(json.loads(args.child))
         return 0
+    args.timing = args.timing or ("steps" if args.scale == "mosei" else "epoch")
     from mmib.engine.seed import resolve_device
 
     device = resolve_device(args.device)
@@ -430,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_matmul": peaks, "settings": {k: v for k, v in vars(args).items() if k != "child"},
         "data": f"synth, {args.scale.upper()}-sized: train / valid / test = "
                 + " / ".join(map(str, SCALES[args.scale])) + ", mean 12 words",
-        "paths": {k: PATHS[k] for k in args.paths}, "results": results,
+        "paths": {k: PATHS[k] for k in args.paths}, "timing": args.timing, "results": results,
     }
     m = report["machine"]
     report["targets"] = targets(results, m)
@@ -442,8 +503,14 @@ def main(argv: list[str] | None = None) -> int:
           f"1-minute load average: {load_before[0]:.2f} before, {report['load_avg_1m_after']:.2f} after "
           "(per case in the last column; other jobs on the machine make figures noisy).",
           f"OMP_WAIT_POLICY={args.omp_wait_policy or os.environ.get('OMP_WAIT_POLICY', '(unset)')}. "
-          f"Timing: {args.warmup} warm-up + {args.steps} timed training steps per case (stratified by padded "
-          f"length, extrapolated to an epoch), evaluation on {args.eval_utts or 'all'} test utterances. "
+          + (f"Timing: training utt/s and s/epoch from one whole epoch through the training loop (mmib's "
+             f"train_one_epoch), after {args.warmup} warm-up step(s) + {args.steps} sampled steps and, where "
+             "batch shapes vary, one untimed first epoch (its extra time: 'epoch 1 extra s'); "
+             if args.timing == "epoch" else
+             f"Timing: {args.warmup} warm-up + {args.steps} timed training steps per case (stratified by padded "
+             "length, each after an untimed step at its shape, extrapolated to an epoch); ")
+          + f"evaluation on {args.eval_utts or 'all'} test utterances, the second of two passes "
+          "(the first: 'eval cold utt/s'). "
           f"Data: {report['data']}.", "",
           table(results), "", *[f"- {t}" for t in report["targets"]], ""]
     text = "\n".join(md)
