@@ -20,14 +20,15 @@ log-normal word counts with mean 12), or with ``--scale mosei`` at CMU-MOSEI's (
 * ``cached``: the default path with a frozen text encoder trained on its disk cache.
 
 Each (encoder, path) case runs in a fresh subprocess (so its peak memory is its own):
-``--warmup`` untimed steps, then ``--steps`` timed training steps on batches picked at evenly
-spaced quantiles of padded length (a stratified sample of the epoch), extrapolated to an
-epoch; evaluation is timed on the whole test split (or a fixed random subset). Figures are
-the steady state of every epoch after the first: each timed step follows an untimed step
-at its padded shape, and evaluation is timed on its second pass, because the first product
-at a new shape builds its CPU kernels (oneDNN primitives) first. That first-time cost is
-reported apart: ``epoch 1 extra s`` (mean cold-minus-warm step time times the epoch's
-distinct batch shapes) and ``eval cold utt/s`` (the first evaluation pass). FLOPs per training
+``--warmup`` untimed steps, then ``--steps`` sampled training steps on batches picked at
+evenly spaced quantiles of padded length, each after an untimed step at its shape (the
+first product at a new shape builds its CPU kernel, a oneDNN primitive, first). With
+``--timing epoch`` (the default at MOSI scale) the training figures then come from one
+whole epoch through ``train_one_epoch``, after an untimed first epoch where batch shapes
+vary (``epoch 1 extra s``: how much longer that first epoch took); with ``--timing steps``
+(MOSEI scale) the sampled steps are extrapolated to an epoch. Evaluation is timed on the
+second of two passes over the test split (or a fixed random subset); the first pass is
+``eval cold utt/s``. FLOPs per training
 step (forward + backward) come from ``torch.utils.flop_counter.FlopCounterMode``; the
 machine's peak matmul throughput is measured in the same run. Results: a table on stdout
 and Markdown + JSON under ``benchmarks/results/``.

@@ -92,3 +92,10 @@ def test_encoder_layer_trains_with_the_mask_and_is_deterministic_in_eval():
     layer.eval()
     assert torch.equal(layer(x, attend), layer(x, attend))
     assert not torch.allclose(layer(x, attend), a)
+
+
+def test_dropout_of_one_drops_everything_without_dividing_by_zero():
+    x = torch.randn(4, 6, 10)
+    assert torch.equal(Dropout(1.0).train()(x), torch.zeros_like(x))
+    q, k, v = (torch.randn(2, 5, 3, 2) for _ in range(3))
+    assert torch.equal(attention(q, k, v, None, 1.0), torch.zeros_like(v))

@@ -52,7 +52,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attend: torch.T
     """softmax(q k^T / sqrt(d) | attend) v with dropout on the weights. On CPU with dropout the
     weights are formed here (``scaled_dot_product_attention`` would use its unfused kernel
     there too, masked by ``bernoulli_``); otherwise the fused kernel."""
-    if dropout == 0.0 or q.device.type != "cpu":
+    if dropout == 0.0 or dropout >= 1.0 or q.device.type != "cpu":
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=dropout)
     w = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
     if attend is not None:
