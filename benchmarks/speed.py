@@ -197,27 +197,29 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
         return collate([train[i] for i in idx], cfg.data.modalities, pad).to(dev)
 
     s.model.train()
-    warm_times = []
+    warm_times, seen = [], set()
     for i in warm:
+        batch = batch_of(full[i])
+        seen.add(tuple(batch.inputs["text"].shape))
         t0 = time.perf_counter()
-        train_step(s.model, s.objective, opt, batch_of(full[i]), amp=s.amp, scaler=scaler)
+        train_step(s.model, s.objective, opt, batch, amp=s.amp, scaler=scaler)
         sync(dev)
         warm_times.append(time.perf_counter() - t0)
     # Steady state, as in every epoch after the first: a step at a padded shape not seen yet
     # first builds oneDNN / MKL kernels for that shape (a few ms per matrix product, ~0.4 s a
     # step for bert-base in bf16), so each timed step follows one untimed step at its shape.
     # Those first-time steps give the first epoch's extra cost (cold_step_s, epoch1_extra_s).
-    seen = {tuple(batch_of(full[i]).inputs["text"].shape) for i in warm}
-    times, shapes, cpu, cold = [], [], 0.0, {}
+    times, shapes, cpu, cold = [], [], 0.0, []
     for i in picks:
         batch = batch_of(full[i])
         shape = tuple(batch.inputs["text"].shape)
+        cold.append(None)
         if shape not in seen:
             sync(dev)
             t0 = time.perf_counter()
             train_step(s.model, s.objective, opt, batch, amp=s.amp, scaler=scaler)
             sync(dev)
-            cold[shape] = time.perf_counter() - t0
+            cold[-1] = time.perf_counter() - t0
             seen.add(shape)
         sync(dev)
         t0, c0 = time.perf_counter(), time.process_time()
@@ -229,7 +231,7 @@ def run_case(encoder: str, path: str, args: argparse.Namespace, cache_dir: str) 
     utts = c.batch_size * len(times)
     out["warmup_step_s"] = warm_times
     out["train_step_s"] = times
-    out["cold_step_s"] = [cold.get(tuple(batch_of(full[i]).inputs["text"].shape)) for i in picks]
+    out["cold_step_s"] = cold  # None where the shape had been met before
     extra = [c - t for c, t in zip(out["cold_step_s"], times) if c is not None]
     n_shapes = len({(len(b), pad or max(len(train[i].inputs["text"]) for i in b)) for b in order})
     out["epoch_shapes"] = n_shapes

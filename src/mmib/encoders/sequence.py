@@ -28,8 +28,8 @@ def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.devic
 
     ``p' = round(p * 2^15) / 2^15`` (within 1.6e-5 of ``p``). Each element compares 15 random
     bits with that threshold; the bits come from torch's generator (``random_`` on int32,
-    two elements per draw), which on CPU is ~3x faster than ``bernoulli_``, the kernel
-    behind ``F.dropout`` (benchmarks/results/profile_*_cached_*: a quarter of a step)."""
+    two elements per draw), which on CPU is cheaper than ``bernoulli_``, the kernel behind
+    ``F.dropout`` (a quarter of a cached step in benchmarks/results/profile_*_cached_fp32_20261202-2244)."""
     n = math.prod(shape)
     threshold = round(p * 32768)
     bits = torch.empty((n + 1) // 2, dtype=torch.int32, device=device).random_().view(torch.int16)[:n]
