@@ -1,4 +1,4 @@
-"""The CPU dropout of the acoustic/visual Transformers (encoders/sequence.py): its mask keeps
+"""The CPU dropout (encoders/dropout.py, used by the acoustic/visual Transformers): its mask keeps
 each element with probability 1 - p, scales by 1 / (1 - p), follows torch's seed, and the
 attention with dropout is softmax attention with that mask on its weights."""
 
@@ -8,7 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmib.encoders.sequence import Dropout, EncoderLayer, attention, keep_mask
+from mmib.encoders.attention import attention
+from mmib.encoders.dropout import Dropout, keep_mask
+from mmib.encoders.sequence import EncoderLayer
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])

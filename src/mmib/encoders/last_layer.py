@@ -23,8 +23,9 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from .attention import attention
 
 PARTIAL_FAMILIES = ("bert", "roberta", "xlm-roberta", "electra")
 _LAYOUT = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output",
@@ -83,8 +84,7 @@ def _layer_at(layer: nn.Module, x: torch.Tensor, mask: torch.Tensor, positions: 
     k = attn.key(x).view(B, T, heads, size).transpose(1, 2)
     v = attn.value(x).view(B, T, heads, size).transpose(1, 2)
     p = attn.dropout.p if attn.training and hasattr(attn, "dropout") else 0.0
-    ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :], dropout_p=p,
-                                         scale=size ** -0.5)
+    ctx = attention(q, k, v, mask[:, None, None, :], p, scale=size ** -0.5)
     ctx = ctx.transpose(1, 2).reshape(B, -1, heads * size)
     a = layer.attention.output(ctx, xq)  # dense, dropout, LayerNorm(+ residual)
     return layer.output(layer.intermediate(a), a)  # feed-forward, dropout, LayerNorm(+ residual)

@@ -11,6 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import attention
+from .dropout import Dropout, keep_mask  # noqa: F401  (re-exported: mmib.encoders.sequence.Dropout)
+
 
 def sinusoidal_positions(T: int, d: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """(T, d) sinusoidal position table (sin on the first half of the dims, cos on the second)."""
@@ -21,45 +24,6 @@ def sinusoidal_positions(T: int, d: int, device: torch.device, dtype: torch.dtyp
     if d % 2:
         table = F.pad(table, (0, 1))
     return table.to(dtype)
-
-
-def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device) -> tuple[torch.Tensor, float]:
-    """A bool mask that keeps each element with probability 1 - p', and the scale 1 / (1 - p').
-
-    ``p' = round(p * 2^15) / 2^15`` (within 1.6e-5 of ``p``). Each element compares 15 random
-    bits with that threshold; the bits come from torch's generator (``random_`` on int32,
-    two elements per draw), which on CPU is cheaper than ``bernoulli_``, the kernel behind
-    ``F.dropout`` (a quarter of a cached step in benchmarks/results/profile_*_cached_fp32_20261202-2244)."""
-    n = math.prod(shape)
-    threshold = round(p * 32768)
-    bits = torch.empty((n + 1) // 2, dtype=torch.int32, device=device).random_().view(torch.int16)[:n]
-    return ((bits & 0x7FFF) >= threshold).view(shape), 32768 / (32768 - threshold)
-
-
-class Dropout(nn.Dropout):
-    """``nn.Dropout`` (same state, same ``p``) whose training mask comes from :func:`keep_mask`
-    on CPU; elsewhere (CUDA's fused kernel is fast) and in eval mode it is ``F.dropout``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.p >= 1.0:
-            return F.dropout(x, self.p, self.training, self.inplace)
-        keep, scale = keep_mask(x.shape, self.p, x.device)
-        return x * keep * scale
-
-
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attend: torch.Tensor | None,
-              dropout: float) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d) | attend) v with dropout on the weights. On CPU with dropout the
-    weights are formed here (``scaled_dot_product_attention`` would use its unfused kernel
-    there too, masked by ``bernoulli_``); otherwise the fused kernel."""
-    if dropout == 0.0 or dropout >= 1.0 or q.device.type != "cpu":
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=dropout)
-    w = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
-    if attend is not None:
-        w = w.masked_fill(~attend, torch.finfo(w.dtype).min)
-    w = torch.softmax(w, dim=-1)
-    keep, scale = keep_mask(w.shape, dropout, w.device)
-    return (w * keep * scale) @ v
 
 
 class EncoderLayer(nn.Module):

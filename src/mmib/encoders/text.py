@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .attention import use_fast_attention
+from .dropout import swap_dropout
 from .last_layer import last_hidden_at, padded_ids, supports_partial_last_layer
 
 
@@ -25,6 +27,8 @@ class PretrainedTextEncoder(nn.Module):
                  partial_last_layer: bool = True):
         super().__init__()
         self.backbone = backbone
+        swap_dropout(backbone)  # cheaper masks on CPU (encoders/dropout.py); no weights change
+        use_fast_attention(backbone)  # the faster attention kernel on CPU (encoders/attention.py)
         self.use_mask = use_mask
         self.conv = nn.Conv1d(hidden_size, d, kernel_size=3, padding=1, bias=False)
         self.partial_last_layer = partial_last_layer

@@ -1,0 +1,115 @@
+"""Scaled dot-product attention that picks the faster kernel on CPU, for mmib's own
+Transformers and (registered as a Hugging Face attention implementation) for text backbones.
+
+On CPU ``scaled_dot_product_attention`` runs a flash-attention kernel, built for long
+sequences. At the lengths of utterances it is slower than forming the weights with two
+matrix products and a softmax in bf16, above all in its backward: forward + backward of one
+bert-base layer's attention at 32 x 12 tokens took 17.2 ms fused vs 2.3 ms explicit
+(``python benchmarks/attention_cpu.py``, ``benchmarks/results/attention_cpu_20261203-0310``).
+With dropout it falls back to its unfused kernel anyway, masked by ``bernoulli_``. :func:`attention` therefore forms the weights itself on
+CPU where the benchmark measured that faster (:func:`explicit_on_cpu`), with the dropout
+masks of :mod:`mmib.encoders.dropout`, and calls the fused kernel everywhere else (GPUs, long
+sequences).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .dropout import keep_mask
+
+LOW_PRECISION = (torch.bfloat16, torch.float16)
+EXPLICIT_MAX_KEYS = {"low precision": 256, "fp32 with gradient": 32, "fp32 without gradient": 16}
+"""Longest key sequence for which forming the weights beat the fused kernel on CPU
+(``benchmarks/results/attention_cpu_20261203-0310``, 2-core AMD EPYC with avx512_bf16): in
+bf16 up to 256 keys (training 32 x 12: 2.3 vs 17.2 ms per call); in fp32 the two are within
+a few percent up to 64 keys with a gradient, and the fused kernel wins beyond."""
+
+
+def explicit_on_cpu(q: torch.Tensor, k: torch.Tensor, dropout: float) -> bool:
+    """Whether :func:`attention` forms the weights itself for these inputs."""
+    if q.device.type != "cpu":
+        return False
+    if dropout > 0.0:
+        return True  # the fused kernel would run its unfused fallback, with bernoulli_ masks
+    if q.dtype in LOW_PRECISION:
+        limit = EXPLICIT_MAX_KEYS["low precision"]
+    elif torch.is_grad_enabled() and (q.requires_grad or k.requires_grad):
+        limit = EXPLICIT_MAX_KEYS["fp32 with gradient"]
+    else:
+        limit = EXPLICIT_MAX_KEYS["fp32 without gradient"]
+    return k.shape[-2] <= limit
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attend: torch.Tensor | None,
+              dropout: float, scale: float | None = None) -> torch.Tensor:
+    """softmax(q k^T * scale + mask) v with dropout on the weights; (B, H, Q, D) inputs.
+
+    ``attend``: None, a bool mask (True where a key may be attended) or an additive float
+    mask, broadcast to (B, H, Q, K); ``scale`` defaults to 1 / sqrt(D)."""
+    if dropout >= 1.0 or not explicit_on_cpu(q, k, dropout):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=dropout, scale=scale)
+    return explicit_attention(q, k, v, attend, dropout, scale)
+
+
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attend: torch.Tensor | None,
+                       dropout: float, scale: float | None = None) -> torch.Tensor:
+    """:func:`attention` with the weights formed by two matrix products and a softmax, on any
+    device (``0 <= dropout < 1``)."""
+    w = (q @ k.transpose(-2, -1)) * (scale if scale is not None else 1.0 / math.sqrt(q.shape[-1]))
+    if attend is not None:
+        w = w.masked_fill(~attend, torch.finfo(w.dtype).min) if attend.dtype == torch.bool else w + attend
+    w = torch.softmax(w, dim=-1)
+    if dropout > 0.0:
+        keep, factor = keep_mask(w.shape, dropout, w.device)
+        w = w * keep * factor
+    return w @ v
+
+
+HF_NAME = "mmib_sdpa"
+"""The Hugging Face attention implementation :func:`use_fast_attention` installs."""
+
+
+def _hf_attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None,
+                  is_causal: bool | None = None, **kwargs):
+    """Hugging Face's ``sdpa`` attention, with :func:`attention` where it is faster: the same
+    inputs (B, H, T, D) and output (B, T, H, D)."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    causal = is_causal if is_causal is not None else getattr(module, "is_causal", False)
+    plain = (not causal and kwargs.get("position_bias") is None and kwargs.get("softcap") is None
+             and getattr(module, "num_key_value_groups", 1) == 1 and query.shape[-1] == value.shape[-1])
+    if not (plain and 0.0 <= dropout < 1.0 and explicit_on_cpu(query, key, dropout)):
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      is_causal=is_causal, **kwargs)
+    out = attention(query, key, value, attention_mask, dropout, scale=scaling)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def _register_hf() -> bool:
+    try:
+        from transformers import AttentionInterface
+        from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+    except ImportError:  # an older transformers without the attention registry
+        return False
+    AttentionInterface.register(HF_NAME, _hf_attention)
+    AttentionMaskInterface.register(HF_NAME, sdpa_mask)
+    return True
+
+
+def use_fast_attention(backbone: torch.nn.Module) -> bool:
+    """Run a Hugging Face backbone that uses the ``sdpa`` attention implementation through
+    :func:`attention` (the same mask, the same function); returns whether it was switched.
+    The name lives in the model's config at run time only (Hugging Face does not save it)."""
+    config = getattr(backbone, "config", None)
+    if config is None or getattr(config, "_attn_implementation", None) != "sdpa" or getattr(config, "is_encoder_decoder", False) \
+            or getattr(config, "is_decoder", False) or not _register_hf():
+        return False
+    config._attn_implementation = HF_NAME
+    return True
+
+
+__all__ = ["EXPLICIT_MAX_KEYS", "HF_NAME", "attention", "explicit_attention", "explicit_on_cpu", "use_fast_attention"]
