@@ -106,3 +106,24 @@ def test_unmasked_encoder_reads_padding_so_it_runs_the_whole_sequence():
     ids, mask, lengths = _batch()
     with torch.no_grad():
         torch.testing.assert_close(enc.last_step(ids, mask), enc(ids, mask)[torch.arange(5), lengths - 1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cached_states_are_read_at_the_two_steps_the_conv_needs(dtype):
+    """The frozen-encoder cache feeds backbone states (B, T, H): last_step reads them at L-2
+    and L-1 only, and equals the Conv1D over the whole sequence at L-1 (values and gradients)."""
+    enc = _encoder("tiny-config")
+    ids, mask, lengths = _batch()
+    rows = torch.arange(len(lengths))
+    states = torch.randn(*ids.shape, enc.conv.in_channels).to(dtype)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        fast = enc.last_step(states, mask)
+        enc.conv.weight.grad = None
+        fast.float().square().sum().backward()
+        g_fast = enc.conv.weight.grad.clone()
+        full = enc(states, mask)[rows, lengths - 1]
+        enc.conv.weight.grad = None
+        full.float().square().sum().backward()
+    tol = 1e-5 if dtype == torch.float32 else 3e-2
+    assert torch.allclose(fast.float(), full.float(), atol=tol, rtol=tol)
+    assert torch.allclose(g_fast, enc.conv.weight.grad, atol=tol * 10, rtol=tol)

@@ -49,19 +49,23 @@ class PretrainedTextEncoder(nn.Module):
         """``forward(ids, mask)`` at each sequence's last valid step (masked pooling): (B, d).
 
         With ``partial_last_layer`` (and a BERT-layout backbone) the backbone's last layer
-        runs only at the two steps the conv reads there (:mod:`mmib.encoders.last_layer`);
-        otherwise the whole sequence is computed and the step picked."""
+        runs only at the two steps the conv reads there (:mod:`mmib.encoders.last_layer`), and
+        cached backbone states are read at those two steps only; otherwise the whole
+        sequence is computed and the step picked."""
         lengths = mask.long().sum(1).clamp(min=1)
         rows = torch.arange(ids.shape[0], device=ids.device)
         if self._layout_ok is None:
             self._layout_ok = supports_partial_last_layer(self.backbone)
         # torch.compile traces the plain path: the partial one swaps modules inside forward
         compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
-        if ids.is_floating_point() or not (self.partial_last_layer and self.use_mask and self._layout_ok) \
+        prev = (lengths - 2).clamp(min=0)
+        if ids.is_floating_point() and self.use_mask:  # cached backbone states: read the two steps
+            h = ids[rows[:, None], torch.stack([prev, lengths - 1], 1)]  # (B, 2, H)
+        elif ids.is_floating_point() or not (self.partial_last_layer and self.use_mask and self._layout_ok) \
                 or compiling:
             return self.forward(ids, mask)[rows, lengths - 1]
-        prev = (lengths - 2).clamp(min=0)
-        h = last_hidden_at(self.backbone, ids, mask, torch.stack([prev, lengths - 1], 1))  # (B, 2, H)
+        else:
+            h = last_hidden_at(self.backbone, ids, mask, torch.stack([prev, lengths - 1], 1))  # (B, 2, H)
         h_prev = h[:, 0] * (lengths >= 2)[:, None].to(h.dtype)  # a 1-step sequence reads the conv's zero pad
         w = self.conv.weight  # (d, H, 3); step L reads zeros (padding), so tap 2 drops out
         return h_prev @ w[:, :, 0].T + h[:, 1] @ w[:, :, 1].T
