@@ -6,10 +6,11 @@ sequences. At the lengths of utterances it is slower than forming the weights wi
 matrix products and a softmax in bf16, above all in its backward: forward + backward of one
 bert-base layer's attention at 32 x 12 tokens took 17.2 ms fused vs 2.3 ms explicit
 (``python benchmarks/attention_cpu.py``, ``benchmarks/results/attention_cpu_20261203-0310``).
-With dropout it falls back to its unfused kernel anyway, masked by ``bernoulli_``. :func:`attention` therefore forms the weights itself on
-CPU where the benchmark measured that faster (:func:`explicit_on_cpu`), with the dropout
-masks of :mod:`mmib.encoders.dropout`, and calls the fused kernel everywhere else (GPUs, long
-sequences).
+With dropout it runs its unfused kernel (``_scaled_dot_product_attention_math``, masked by
+``bernoulli_``) anyway. :func:`attention` therefore forms the weights itself on CPU where
+the benchmark measured that faster and whenever there is dropout (:func:`explicit_on_cpu`),
+with the masks of :mod:`mmib.encoders.dropout`, and calls the fused kernel everywhere else
+(GPUs, long sequences).
 """
 
 from __future__ import annotations
