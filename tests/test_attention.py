@@ -12,7 +12,14 @@ import torch
 import torch.nn.functional as F
 
 from mmib.encoders import PretrainedTextEncoder, build_backbone
-from mmib.encoders.attention import EXPLICIT_MAX_KEYS, HF_NAME, attention, explicit_on_cpu
+from mmib.encoders.attention import (
+    EXPLICIT_MAX_KEYS,
+    HF_NAME,
+    SOFTMAX_TRANSPOSED_KEYS,
+    attention,
+    explicit_on_cpu,
+    softmax_keys,
+)
 from mmib.encoders.dropout import Dropout
 
 
@@ -149,3 +156,22 @@ def test_attention_dropout_in_the_backbone_drops_at_its_rate():
     with torch.no_grad():
         backbone(input_ids=ids, attention_mask=mask.long())
     assert torch.equal(captured["ctx"], torch.zeros_like(captured["ctx"]))
+
+
+@pytest.mark.parametrize("K", [1, SOFTMAX_TRANSPOSED_KEYS[0], 13, SOFTMAX_TRANSPOSED_KEYS[-1], SOFTMAX_TRANSPOSED_KEYS[-1] + 1, 40])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_softmax_over_keys_equals_torch_softmax_for_short_and_long_rows(K, dtype):
+    """softmax_keys takes the transposed view for short rows and torch's own kernel for long
+    ones: the same values and gradients either way, masked (-inf-like) entries included."""
+    g = torch.Generator().manual_seed(K)
+    w = torch.randn(3, 2, 6, K, generator=g).to(dtype)
+    w[0, :, :, K // 2:] = torch.finfo(dtype).min
+    a, b = w.clone().requires_grad_(), w.clone().requires_grad_()
+    up = torch.randn(3, 2, 6, K, generator=g).to(dtype)
+    mine, ref = softmax_keys(a), torch.softmax(b, dim=-1)
+    (mine * up).sum().backward()
+    (ref * up).sum().backward()
+    tol = {"atol": 1e-6, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-2, "rtol": 1e-2}
+    torch.testing.assert_close(mine, ref, **tol)
+    torch.testing.assert_close(a.grad, b.grad, **tol)
+    assert mine.shape == ref.shape

@@ -30,6 +30,25 @@ bf16 up to 256 keys (training 32 x 12: 2.3 vs 17.2 ms per call); in fp32 the two
 a few percent up to 64 keys with a gradient, and the fused kernel wins beyond."""
 
 
+SOFTMAX_TRANSPOSED_KEYS = range(7, 16)
+"""Lengths of fp32 key rows for which :func:`softmax_keys` runs torch's softmax over the transposed
+view on CPU (``python benchmarks/attention_cpu.py --softmax-only``, results
+``attention_cpu_20261203-0713``): rows shorter than one 16-lane vector are slow in torch's
+last-dimension kernel (measured on an AVX-512 CPU; rerun the benchmark on others). In bf16
+that kernel won at every length measured."""
+
+
+def softmax_keys(w: torch.Tensor) -> torch.Tensor:
+    """``torch.softmax(w, -1)``. On CPU, fp32 rows of 7-15 keys go through the
+    transposed view, where the kernel for an inner dimension vectorises across the rows:
+    torch's last-dimension kernel took 0.52 ms for (32, 12, 12, 12) weights and 0.10 ms for
+    (32, 12, 16, 16), the transposed view 0.20 ms for the first (attention_cpu_20261203-0713)."""
+    if w.device.type == "cpu" and w.dtype == torch.float32 and w.dim() >= 2 \
+            and w.shape[-1] in SOFTMAX_TRANSPOSED_KEYS:
+        return torch.softmax(w.transpose(-1, -2), dim=-2).transpose(-1, -2)
+    return torch.softmax(w, dim=-1)
+
+
 def explicit_on_cpu(q: torch.Tensor, k: torch.Tensor, dropout: float) -> bool:
     """Whether :func:`attention` forms the weights itself for these inputs."""
     if q.device.type != "cpu":
@@ -63,7 +82,7 @@ def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attend
     w = (q @ k.transpose(-2, -1)) * (scale if scale is not None else 1.0 / math.sqrt(q.shape[-1]))
     if attend is not None:
         w = w.masked_fill(~attend, torch.finfo(w.dtype).min) if attend.dtype == torch.bool else w + attend
-    w = torch.softmax(w, dim=-1)
+    w = softmax_keys(w)
     if dropout > 0.0:
         keep, factor = keep_mask(w.shape, dropout, w.device)
         w = w * keep * factor
@@ -113,4 +132,5 @@ def use_fast_attention(backbone: torch.nn.Module) -> bool:
     return True
 
 
-__all__ = ["EXPLICIT_MAX_KEYS", "HF_NAME", "attention", "explicit_attention", "explicit_on_cpu", "use_fast_attention"]
+__all__ = ["EXPLICIT_MAX_KEYS", "HF_NAME", "SOFTMAX_TRANSPOSED_KEYS", "attention", "explicit_attention",
+           "explicit_on_cpu", "softmax_keys", "use_fast_attention"]
