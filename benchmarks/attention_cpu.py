@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -31,24 +30,13 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from speed import machine_info  # noqa: E402
+from speed import best_ms, machine_info  # noqa: E402
 
 from mmib.encoders.attention import (  # noqa: E402
     EXPLICIT_MAX_KEYS,
     SOFTMAX_TRANSPOSED_KEYS,
     explicit_attention,
 )
-
-
-def timed(f, repeats: int) -> float:
-    for _ in range(2):
-        f()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
 
 
 def case(B: int, T: int, dtype: torch.dtype, grad: bool, repeats: int) -> dict:
@@ -64,7 +52,7 @@ def case(B: int, T: int, dtype: torch.dtype, grad: bool, repeats: int) -> dict:
                 out = fn(q, k, v)
                 if grad:
                     out.backward(up)
-        return timed(once, repeats)
+        return best_ms(once, repeats)
 
     fused = run(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=mask))
     explicit = run(lambda a, b, c: explicit_attention(a, b, c, mask, 0.0))
@@ -82,7 +70,7 @@ def softmax_case(H: int, T: int, dtype: torch.dtype, grad: bool, repeats: int) -
                 out = fn(w)
                 if grad:
                     out.backward(up)
-        return timed(once, repeats)
+        return best_ms(once, repeats)
 
     last = run(lambda x: torch.softmax(x, dim=-1))
     transposed = run(lambda x: torch.softmax(x.transpose(-1, -2), dim=-2).transpose(-1, -2))

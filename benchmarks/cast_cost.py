@@ -27,17 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from speed import COMMON, PATHS, machine_info  # noqa: E402
-
-
-def best_ms(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
+from speed import COMMON, PATHS, best_ms, machine_info  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,6 +83,18 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def best_ms(fn, repeats: int, warmup: int = 2) -> float:
+    """The fastest of ``repeats`` calls of ``fn()``, in ms, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
 def rss_peak_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 

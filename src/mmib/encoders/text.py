@@ -58,14 +58,15 @@ class PretrainedTextEncoder(nn.Module):
             self._layout_ok = supports_partial_last_layer(self.backbone)
         # torch.compile traces the plain path: the partial one swaps modules inside forward
         compiling = getattr(torch.compiler, "is_compiling", lambda: False)()
-        prev = (lengths - 2).clamp(min=0)
-        if ids.is_floating_point() and self.use_mask:  # cached backbone states: read the two steps
-            h = ids[rows[:, None], torch.stack([prev, lengths - 1], 1)]  # (B, 2, H)
-        elif ids.is_floating_point() or not (self.partial_last_layer and self.use_mask and self._layout_ok) \
-                or compiling:
+        cached = ids.is_floating_point()  # backbone states from the frozen-encoder cache
+        partial = self.partial_last_layer and self._layout_ok and not compiling
+        if not self.use_mask or not (cached or partial):
             return self.forward(ids, mask)[rows, lengths - 1]
+        steps = torch.stack([(lengths - 2).clamp(min=0), lengths - 1], 1)
+        if cached:
+            h = ids[rows[:, None], steps]  # (B, 2, H)
         else:
-            h = last_hidden_at(self.backbone, ids, mask, torch.stack([prev, lengths - 1], 1))  # (B, 2, H)
+            h = last_hidden_at(self.backbone, ids, mask, steps)  # (B, 2, H)
         h_prev = h[:, 0] * (lengths >= 2)[:, None].to(h.dtype)  # a 1-step sequence reads the conv's zero pad
         w = self.conv.weight  # (d, H, 3); step L reads zeros (padding), so tap 2 drops out
         return h_prev @ w[:, :, 0].T + h[:, 1] @ w[:, :, 1].T
