@@ -275,3 +275,24 @@ def test_length_sorted_batches_bound_padding(tmp_path):
                       for c in (sorted(range(len(exs)), key=lambda i: example_length(exs[i]))[k:k + 64]
                                 for k in range(0, len(exs), 64)))
     assert padded <= 1.06 * real < fixed_count
+
+
+def test_eval_max_padding_sets_the_batches_not_the_outputs(tmp_path, monkeypatch):
+    import mmib.engine.loop as loop
+
+    seen = []
+    real = loop.length_sorted_batches
+
+    def spy(examples, max_size, max_waste=0.2):
+        out = real(examples, max_size, max_waste)
+        seen.append((max_waste, len(out)))
+        return out
+
+    monkeypatch.setattr(loop, "length_sorted_batches", spy)
+    tight = setup(tiny_config(tmp_path, "data.synth.n_test=200", "train.eval_max_padding=0.0"))
+    loose = setup(tiny_config(tmp_path, "data.synth.n_test=200", "train.eval_max_padding=1.0"))
+    _same(tight.predict("test"), loose.predict("test"))
+    assert [w for w, _ in seen] == [0.0, 1.0]
+    assert seen[0][1] > seen[1][1]  # the bound really changed the batching
+    with pytest.raises(ConfigError, match="train.eval_max_padding"):
+        setup(tiny_config(tmp_path, "train.eval_max_padding=-0.1"))

@@ -234,6 +234,12 @@ class TrainConfig:
     """Training batch size (utterances per optimiser step)."""
     eval_batch_size: int = 128
     """Batch size at evaluation (no gradients, so larger is cheaper)."""
+    eval_max_padding: float = 0.2
+    """With dynamic padding, evaluation batches hold utterances of similar length, and a
+    batch may pad its utterances by at most this fraction of their real steps (0.2 = 20%).
+    Higher: fewer, wider batches (each batch has a fixed cost: autocast's weight casts and
+    per-operator overhead); lower: less padding computed. 0.2 evaluated fastest in
+    benchmarks/eval_batching.py (docs/speed.md). Also used to build the text cache."""
     seed: int = 0
     """Seeds model initialisation, dropout and data order (a CPU run repeats bit for bit)."""
     device: str = "auto"
@@ -297,6 +303,8 @@ class TrainConfig:
         integer(self.epochs, "train.epochs", 1, 1_000_000)
         integer(self.batch_size, "train.batch_size", 1, 1 << 20)
         integer(self.eval_batch_size, "train.eval_batch_size", 1, 1 << 20)
+        number(self.eval_max_padding, "train.eval_max_padding", high=10.0,
+               what="a fraction >= 0 of an evaluation batch's real steps (0.2 = up to 20% padding)")
         integer(self.seed, "train.seed", 0, 2**31 - 1)
         integer(self.num_threads, "train.num_threads", 0)
         need(bool(self.cache_dir.strip()), "train.cache_dir", "a folder path", self.cache_dir)

@@ -112,7 +112,7 @@ def batch_order(
     return batches
 
 
-def length_sorted_batches(examples: list[Example], max_size: int, max_waste: float = 0.05) -> list[list[int]]:
+def length_sorted_batches(examples: list[Example], max_size: int, max_waste: float = 0.2) -> list[list[int]]:
     """Index lists for inference with dynamic padding: utterances sorted by length, cut into
     batches of at most ``max_size`` whose padded size stays within ``1 + max_waste`` times
     their real size. Fixed-count batches would pad a whole batch to its tail's longest

@@ -91,13 +91,15 @@ class TextCache:
     """
 
     def __init__(self, encoder: PretrainedTextEncoder, root: str | Path, *, device: torch.device,
-                 dtype: torch.dtype | None = None, batch_size: int = 128, progress: bool = True):
+                 dtype: torch.dtype | None = None, batch_size: int = 128, progress: bool = True,
+                 max_padding: float = 0.2):
         self.encoder = encoder
         self.progress = progress
         self.root = Path(root) / "text"
         self.device = device
         self.dtype = dtype
         self.batch_size = batch_size
+        self.max_padding = max_padding
         self._encoder_key: str | None = None
         self._encoder_version = -1
         self.log: list[dict[str, Any]] = []
@@ -171,7 +173,7 @@ class TextCache:
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         hidden = None
         try:
-            batches = length_sorted_batches(examples, self.batch_size)
+            batches = length_sorted_batches(examples, self.batch_size, self.max_padding)
             for idx in tqdm(batches, desc=desc, leave=False, unit="batch", disable=None if self.progress else True):
                 idx = np.asarray(idx)
                 T = int(lengths[idx].max())

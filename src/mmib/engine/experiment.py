@@ -117,7 +117,8 @@ class Experiment:
         cache = None
         if cache_applies(cfg, model)[0]:
             cache = TextCache(model.encoders["text"], cfg.train.cache_dir, device=device, dtype=amp,
-                              batch_size=cfg.train.eval_batch_size, progress=cfg.train.progress)
+                              batch_size=cfg.train.eval_batch_size, progress=cfg.train.progress,
+                              max_padding=cfg.train.eval_max_padding)
             if cfg.train.precision == "auto" and amp is not None and device.type == "cpu":
                 # measured (docs/speed.md): on the cached states the trained layers are small,
                 # so bf16's casts cost more than its faster matmuls; the cache is built in bf16
@@ -200,7 +201,7 @@ class Experiment:
                     modalities=c.data.modalities, batch_size=c.train.eval_batch_size, pad_to=self.pad_to,
                     device=self.device, objective=objective,
                     inference=kw.pop("inference", None) or c.model.inference, mc_samples=c.model.mc_samples,
-                    amp=kw.pop("amp", self.amp), **kw)
+                    amp=kw.pop("amp", self.amp), max_padding=c.train.eval_max_padding, **kw)
         if mine is None:
             return p
         return _merge(distributed.all_gather((mine, p), self.world), len(examples))

@@ -236,16 +236,17 @@ def predict(
     progress: bool = False,
     desc: str = "eval",
     amp: torch.dtype | None = None,
+    max_padding: float = 0.2,
 ) -> Predictions:
     """Outputs for every example in file order (``inference``, ``amp``: as in :func:`infer`).
 
     With dynamic padding (``pad_to`` None) the batches hold utterances of similar length
-    (sorted, at most ``batch_size``), so little padding is computed; outputs come back in
-    file order. Masked pooling makes each utterance's output independent of its
+    (sorted, at most ``batch_size``, padding at most ``max_padding`` times their real steps),
+    so little padding is computed; outputs come back in file order. Masked pooling makes each utterance's output independent of its
     batch-mates and padding."""
     model.eval()
     if pad_to is None:
-        chunks = length_sorted_batches(examples, batch_size)
+        chunks = length_sorted_batches(examples, batch_size, max_padding)
     else:
         chunks = [list(range(i, min(i + batch_size, len(examples)))) for i in range(0, len(examples), batch_size)]
     index = [i for c in chunks for i in c]
