@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from speed import COMMON, machine_info  # noqa: E402
+from speed import COMMON, machine_info, write_results  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,14 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     text += [f"| {r['encoder']} | {r['precision']} | {r['max_padding']:g} | {r['batch_size']} | {r['batches']} "
              f"| {r['padded_steps_per_utt']:.2f} | {r['best_utt_per_s']:.0f} | {r['median_utt_per_s']:.0f} "
              f"| {r['max_abs_pred_diff']:.1e} |" for r in rows]
-    out_text = "\n".join(text) + "\n"
-    print(out_text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"eval_batching_{started:%Y%m%d-%H%M}"
-    (out / f"{stem}.md").write_text(out_text)
-    (out / f"{stem}.json").write_text(json.dumps({"machine": m, "rows": rows, "settings": vars(args)}, indent=2))
-    print(f"wrote {out / stem}.md and .json")
+    write_results(args.out, f"eval_batching_{started:%Y%m%d-%H%M}", "\n".join(text) + "\n",
+                  {"machine": m, "rows": rows, "settings": vars(args)})
     return 0
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from speed import COMMON, PATHS, best_ms, machine_info, peak_matmul  # noqa: E402
+from speed import COMMON, PATHS, best_ms, machine_info, peak_matmul, write_results  # noqa: E402
 
 
 def _layout(x):
@@ -101,7 +101,6 @@ def replay(rec, device, repeats: int) -> dict:
         name, args_l, kwargs_l = key
         func = rec.funcs[name]
         args = [_fresh(a, device) for a in args_l]
-        args = [list(a) if isinstance(a, tuple) and isinstance(l, list) else a for a, l in zip(args, args_l)]
         kwargs = {k: _fresh(v, device) for k, v in kwargs_l}
         with torch.no_grad():
             counter = FlopCounterMode(display=False)
@@ -276,16 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                  "|---|---|---|---|---|---|"]
         text += [f"| {t['op']} | {t['shapes']} | {t['dtype']} | {t['calls']} | {t['ms_each']:.2f} | {t['gflops']:.0f} |"
                  for t in r["step_floor"]["top"][:8]]
-    out_text = "\n".join(text) + "\n"
-    print(out_text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"matmul_floor_{args.encoder}_{started:%Y%m%d-%H%M}"
-    (out / f"{stem}.md").write_text(out_text)
-    (out / f"{stem}.json").write_text(json.dumps({"machine": m, "peaks": peaks, "results": results,
-                                                  "settings": {k: v for k, v in vars(args).items() if k != "child"}},
-                                                 indent=2))
-    print(f"wrote {out / stem}.md and .json")
+    write_results(args.out, f"matmul_floor_{args.encoder}_{started:%Y%m%d-%H%M}", "\n".join(text) + "\n",
+                  {"machine": m, "peaks": peaks, "results": results,
+                   "settings": {k: v for k, v in vars(args).items() if k != "child"}})
     return 0
 
 

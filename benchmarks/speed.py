@@ -95,6 +95,16 @@ def best_ms(fn, repeats: int, warmup: int = 2) -> float:
     return best * 1e3
 
 
+def write_results(out_dir: str, stem: str, text: str, data: dict) -> None:
+    """Print a result's Markdown and write it, with its JSON, as ``out_dir/stem.{md,json}``."""
+    print(text)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.md").write_text(text)
+    (out / f"{stem}.json").write_text(json.dumps(data, indent=2))
+    print(f"wrote {out / stem}.md and .json")
+
+
 def rss_peak_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
