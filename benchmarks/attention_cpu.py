@@ -13,8 +13,8 @@ which the explicit form was faster, per case.
 A second table times the softmax of the explicit form alone, (32, H, T, T) weights for
 bert-base's 12 heads and the acoustic/visual Transformers' 5: torch's last-dimension kernel
 vs the same softmax over the transposed view (``encoders.attention.softmax_keys``), whose
-``SOFTMAX_TRANSPOSED_KEYS`` (fp32 only) are the lengths T at which the transposed one won
-every fp32 case. ``--softmax-only`` runs just that table.
+``SOFTMAX_TRANSPOSED_KEYS`` (fp32 only, per torch CPU capability) are the lengths T at which
+the transposed one won every fp32 case on a CPU of that capability. ``--softmax-only`` runs just that table.
 """
 
 from __future__ import annotations
@@ -117,14 +117,16 @@ def main(argv: list[str] | None = None) -> int:
               "threads": torch.get_num_threads(), "rows": rows, "longest_T_explicit_faster": wins,
               "EXPLICIT_MAX_KEYS": EXPLICIT_MAX_KEYS, "softmax_rows": soft,
               "T_transposed_softmax_faster_everywhere": soft_win,
-              "SOFTMAX_TRANSPOSED_KEYS": list(SOFTMAX_TRANSPOSED_KEYS)}
+              "SOFTMAX_TRANSPOSED_KEYS": {k: list(v) for k, v in SOFTMAX_TRANSPOSED_KEYS.items()}}
     text = "\n".join([f"# attention on CPU, {started:%Y-%m-%d %H:%M} UTC", "",
                       f"Machine: {json.dumps(report['machine'])}; {report['threads']} threads.", "", *lines, "",
                       f"Longest T where the explicit form was faster: {json.dumps(wins)}.",
                       f"mmib's limits (encoders/attention.py EXPLICIT_MAX_KEYS): {json.dumps(EXPLICIT_MAX_KEYS)}.", "",
                       "## softmax of the weights", "", *soft_lines, "",
                       f"Lengths T at which the transposed softmax was faster in every case: {json.dumps(soft_win)} "
-                      f"(encoders/attention.py SOFTMAX_TRANSPOSED_KEYS, fp32: {list(SOFTMAX_TRANSPOSED_KEYS)}).", ""])
+                      f"(encoders/attention.py SOFTMAX_TRANSPOSED_KEYS, fp32, by torch's CPU capability: "
+                      f"{json.dumps(report['SOFTMAX_TRANSPOSED_KEYS'])}; this CPU: "
+                      f"{torch.backends.cpu.get_cpu_capability()}).", ""])
     print(text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ eval mode and in their weights."""
 from __future__ import annotations
 
 import copy
+import importlib
 
 import pytest
 import torch
@@ -17,10 +18,14 @@ from mmib.encoders.attention import (
     HF_NAME,
     SOFTMAX_TRANSPOSED_KEYS,
     attention,
+    explicit_attention,
     explicit_on_cpu,
     softmax_keys,
+    transposed_softmax_keys,
 )
 from mmib.encoders.dropout import Dropout
+
+attention_module = importlib.import_module("mmib.encoders.attention")
 
 
 def _qkv(B=3, H=2, Q=5, K=7, D=8, dtype=torch.float32, grad=False, seed=0):
@@ -73,6 +78,20 @@ def test_the_kernel_choice_follows_the_measured_limits():
     assert explicit_on_cpu(qg, kg, 0.0) == (n <= EXPLICIT_MAX_KEYS["fp32 with gradient"])
     qm = torch.empty(1, 1, 2, 4, device="meta")
     assert not explicit_on_cpu(qm, qm, 0.5)  # not on CPU (GPUs): always the fused kernel
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_attention_is_formed_explicitly_only_on_cpus_with_bf16_instructions(native, monkeypatch):
+    """Explicit bf16 weights won up to 256 keys with avx512_bf16 (attention_cpu_20261203-0310)
+    and lost every case on an AVX2-only CPU (-1728): there the fused kernel runs, except under
+    dropout, where the fused call would fall back to the same explicit form."""
+    monkeypatch.setattr(attention_module, "_native_bf16", lambda: native)
+    q, k, v = _qkv(K=12, dtype=torch.bfloat16)
+    assert explicit_on_cpu(q, k, 0.0) == native
+    assert explicit_on_cpu(q, k, 0.1)
+    assert explicit_on_cpu(*_qkv(K=12)[:2], 0.0)  # fp32 keeps its limits either way
+    torch.testing.assert_close(attention(q, k, v, None, 0.0).float(),
+                               explicit_attention(q, k, v, None, 0.0).float(), atol=2e-2, rtol=2e-2)
 
 
 def test_a_fully_masked_query_row_gives_finite_outputs():
@@ -158,11 +177,31 @@ def test_attention_dropout_in_the_backbone_drops_at_its_rate():
     assert torch.equal(captured["ctx"], torch.zeros_like(captured["ctx"]))
 
 
-@pytest.mark.parametrize("K", [1, SOFTMAX_TRANSPOSED_KEYS[0], 13, SOFTMAX_TRANSPOSED_KEYS[-1], SOFTMAX_TRANSPOSED_KEYS[-1] + 1, 40])
+_KEYS = SOFTMAX_TRANSPOSED_KEYS["AVX512"]
+
+
+@pytest.mark.parametrize("capability, keys", [("AVX512", range(7, 16)), ("AVX2", range(0)), ("DEFAULT", range(0))])
+def test_transposed_softmax_only_where_it_measured_faster(capability, keys, monkeypatch):
+    """The transposed softmax won for 7-15 fp32 keys on AVX-512 and at no length on AVX2
+    (attention_cpu_20261203-0713 / -1719): the choice follows torch's CPU capability."""
+    monkeypatch.setattr(attention_module, "_cpu_capability", lambda: capability)
+    assert transposed_softmax_keys() == keys
+    w = torch.randn(2, 3, 13, 13)
+    seen = []
+    real = torch.Tensor.transpose
+    monkeypatch.setattr(torch.Tensor, "transpose", lambda t, *a: seen.append(a) or real(t, *a))
+    torch.testing.assert_close(softmax_keys(w), torch.softmax(w, -1))
+    assert bool(seen) == (13 in keys)
+
+
+@pytest.mark.parametrize("capability", ["AVX512", "AVX2"])
+@pytest.mark.parametrize("K", [1, _KEYS[0], 13, _KEYS[-1], _KEYS[-1] + 1, 40])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_softmax_over_keys_equals_torch_softmax_for_short_and_long_rows(K, dtype):
-    """softmax_keys takes the transposed view for short rows and torch's own kernel for long
-    ones: the same values and gradients either way, masked (-inf-like) entries included."""
+def test_softmax_over_keys_equals_torch_softmax_for_short_and_long_rows(K, dtype, capability, monkeypatch):
+    """softmax_keys takes the transposed view for short rows (on AVX-512 CPUs) and torch's own
+    kernel otherwise: the same values and gradients either way, masked (-inf-like) entries
+    included."""
+    monkeypatch.setattr(attention_module, "_cpu_capability", lambda: capability)
     g = torch.Generator().manual_seed(K)
     w = torch.randn(3, 2, 6, K, generator=g).to(dtype)
     w[0, :, :, K // 2:] = torch.finfo(dtype).min

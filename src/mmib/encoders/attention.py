@@ -15,6 +15,7 @@ with the masks of :mod:`mmib.encoders.dropout`, and calls the fused kernel every
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -27,24 +28,48 @@ EXPLICIT_MAX_KEYS = {"low precision": 256, "fp32 with gradient": 32, "fp32 witho
 """Longest key sequence for which forming the weights beat the fused kernel on CPU
 (``benchmarks/results/attention_cpu_20261203-0310``, 2-core AMD EPYC with avx512_bf16): in
 bf16 up to 256 keys (training 32 x 12: 2.3 vs 17.2 ms per call); in fp32 the two are within
-a few percent up to 64 keys with a gradient, and the fused kernel wins beyond."""
+a few percent up to 64 keys with a gradient, and the fused kernel wins beyond. On a CPU without
+bf16 instructions (AVX2 only, ``attention_cpu_20261203-1728``) the fused kernel won every bf16
+case (32 x 12 forward + backward: 10.0 vs 29.8 ms), so there bf16 attention without dropout is
+always fused; the fp32 limits held there too (explicit faster up to 64 keys with a gradient,
+12 without)."""
 
 
-SOFTMAX_TRANSPOSED_KEYS = range(7, 16)
-"""Lengths of fp32 key rows for which :func:`softmax_keys` runs torch's softmax over the transposed
-view on CPU (``python benchmarks/attention_cpu.py --softmax-only``, results
-``attention_cpu_20261203-0713``): rows shorter than one 16-lane vector are slow in torch's
-last-dimension kernel (measured on an AVX-512 CPU; rerun the benchmark on others). In bf16
-that kernel won at every length measured."""
+SOFTMAX_TRANSPOSED_KEYS = {"AVX512": range(7, 16)}
+"""Lengths of fp32 key rows for which :func:`softmax_keys` runs torch's softmax over the
+transposed view on CPU, by torch's CPU capability (``torch.backends.cpu.get_cpu_capability()``);
+none on any other. ``python benchmarks/attention_cpu.py --softmax-only``: on an AVX-512 CPU
+(``attention_cpu_20261203-0713``) rows shorter than one 16-lane vector are slow in torch's
+last-dimension kernel and the transposed view won every fp32 case for 7-15 keys; on an
+AVX2-only CPU (``attention_cpu_20261203-1719``, 8 lanes) it won none, and took about twice
+as long from 8 keys on (forward + backward at 32 x 5 x 13 x 13: 0.34 vs 0.17 ms). In bf16
+the last-dimension kernel won at every length on both."""
+
+
+def transposed_softmax_keys() -> range:
+    """The fp32 row lengths that :func:`softmax_keys` takes through the transposed view on this CPU."""
+    return SOFTMAX_TRANSPOSED_KEYS.get(_cpu_capability(), range(0))
+
+
+@functools.lru_cache(maxsize=1)
+def _native_bf16() -> bool:
+    """Whether this CPU has bf16 dot-product or matrix instructions (AVX512-BF16, AMX)."""
+    probes = [getattr(torch.cpu, n, None) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(p()) for p in probes if p is not None)
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_capability() -> str:
+    return torch.backends.cpu.get_cpu_capability()  # fixed for the process (ATEN_CPU_CAPABILITY)
 
 
 def softmax_keys(w: torch.Tensor) -> torch.Tensor:
-    """``torch.softmax(w, -1)``. On CPU, fp32 rows of 7-15 keys go through the
+    """``torch.softmax(w, -1)``. On an AVX-512 CPU, fp32 rows of 7-15 keys go through the
     transposed view, where the kernel for an inner dimension vectorises across the rows:
     torch's last-dimension kernel took 0.52 ms for (32, 12, 12, 12) weights and 0.10 ms for
     (32, 12, 16, 16), the transposed view 0.20 ms for the first (attention_cpu_20261203-0713)."""
     if w.device.type == "cpu" and w.dtype == torch.float32 and w.dim() >= 2 \
-            and w.shape[-1] in SOFTMAX_TRANSPOSED_KEYS:
+            and w.shape[-1] in transposed_softmax_keys():
         return torch.softmax(w.transpose(-1, -2), dim=-2).transpose(-1, -2)
     return torch.softmax(w, dim=-1)
 
@@ -56,6 +81,8 @@ def explicit_on_cpu(q: torch.Tensor, k: torch.Tensor, dropout: float) -> bool:
     if dropout > 0.0:
         return True  # the fused kernel would run its unfused fallback, with bernoulli_ masks
     if q.dtype in LOW_PRECISION:
+        if not _native_bf16():
+            return False  # without bf16 instructions the fused kernel won at every length
         limit = EXPLICIT_MAX_KEYS["low precision"]
     elif torch.is_grad_enabled() and (q.requires_grad or k.requires_grad):
         limit = EXPLICIT_MAX_KEYS["fp32 with gradient"]
@@ -133,4 +160,5 @@ def use_fast_attention(backbone: torch.nn.Module) -> bool:
 
 
 __all__ = ["EXPLICIT_MAX_KEYS", "HF_NAME", "SOFTMAX_TRANSPOSED_KEYS", "attention", "explicit_attention",
-           "explicit_on_cpu", "softmax_keys", "use_fast_attention"]
+           "explicit_on_cpu", "softmax_keys", "transposed_softmax_keys",
+           "use_fast_attention"]
