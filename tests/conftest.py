@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from mmib import config as config_mod
+
+# The fault tests rehearse Ctrl-C (MMIB_FAULT=...:sigint). A shell that starts pytest in the
+# background without job control (`cmd &`, nohup) sets SIGINT to "ignore", which Python and
+# every child process would inherit, and the rehearsed Ctrl-C would then do nothing. Restore
+# Python's own handler; children then start with the default disposition.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # train.precision = "auto" would pick bf16 on a CPU with bf16 matrix units: the suite's
 # exactness checks are written for fp32, so auto means fp32 here on every machine, in this
