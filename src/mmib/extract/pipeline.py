@@ -93,7 +93,8 @@ class Plan:
                 raise ValueError(f"{where}: its {m} extractor {name!r} made {rec[m].get('dim')} features per "
                                  f"frame; this mmib's makes {spec.dim}")
         return cls({m: names.get(m) for m in MODALITIES}, {m: dict(rec[m].get("settings", {})) for m in names},
-                   bool(rec.get("aligned")), rec.get("max_frames"), bool(rec.get("visual_optional")))
+                   bool(rec.get("aligned")), rec.get("max_frames"),
+                   visual_optional=bool(rec.get("visual_optional")))
 
     def key(self, row: Row) -> str:
         """A hash of the row and the extraction record: a clip's part is reused only when both match."""
@@ -254,7 +255,7 @@ def extract_manifest(manifest: str | Path, out: str | Path, *, audio: str | None
         raise ValueError(f"--align: expected auto, words or none, got {align!r}")
     aligned = align == "words" or (align == "auto" and bool(man.rows) and all(r.words for r in man.rows))
     visual, optional, said = resolve_visual(visual, man.rows)
-    plan = Plan({"audio": audio, "visual": visual}, settings or {}, aligned, max_frames, optional)
+    plan = Plan({"audio": audio, "visual": visual}, settings or {}, aligned, max_frames, visual_optional=optional)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     todo = [r for r in man.rows if not _part_path(parts, plan.key(r)).exists()]
