@@ -164,6 +164,11 @@ def test_frames_without_a_face_are_masked_not_zero_filled_as_a_face(tmp_path):
     assert not s.values[~s.mask].any()  # masked rows hold nothing, no carried-over face
     assert np.abs(s.values[s.mask][:, IX["pose_tz"]]).min() > 100  # every kept row is a real face
     assert s.times[0] == pytest.approx(0.02)
+    # detecting every 3rd frame and following the landmarks between: the same frames, nearly the same points
+    every = EXTRACTORS.get("landmarks").extract(Clip("g", p, video=p), {"detect_every": 3})
+    assert every.mask[:20].all() and not every.mask[22:35].any() and every.mask[38:].all()
+    both = s.mask & every.mask
+    assert np.abs(every.values[both][:, POINTS] - s.values[both][:, POINTS]).mean() < 0.03
     # no face at all: every frame masked (the pipeline reports the clip, test_extract_pipeline.py)
     empty = write_clip(tmp_path / "none.mp4", frames=face_frames(12, face=False))
     s = EXTRACTORS.get("landmarks").extract(Clip("n", empty, video=empty), {})

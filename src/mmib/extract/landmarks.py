@@ -36,6 +36,7 @@ SETTINGS: dict[str, Any] = {
     "track_side": 84,      # that window is rescaled so the last face is this many pixels wide (dlib's
                            # detector window is 80: the smallest rescaling that still finds it)
     "lost_every": 3,       # with no face, the whole frame is searched every N frames (others masked)
+    "detect_every": 1,     # detect every N frames; between, the face is followed by its landmarks
     "upsample": 0,         # dlib's own pyramid up-sampling of the searched picture (slower)
 }
 
@@ -82,6 +83,28 @@ class _Finder:
     def __init__(self, s: dict[str, Any]) -> None:
         self.s, self.last, self.skip = s, None, 0
         self.detector = _models()[0]
+        self.follow, self.centroid, self.offset, self.iod = 0, None, None, 1.0
+
+    def locate(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The tracked face's box and 68 points in this frame, or None. With ``detect_every`` N
+        above 1, N - 1 frames of N reuse the last box moved with the landmarks' centroid; a
+        follow whose points change size by 20% or jump by half an IOD is checked by detection."""
+        if self.centroid is not None and self.follow < int(self.s["detect_every"]) - 1:
+            box = self.last.copy()
+            box[:2] = self.centroid + self.offset - box[2:] / 2
+            pts = landmarks(gray, box)
+            c, iod = pts.mean(0), _iod(pts)
+            if abs(iod / self.iod - 1) < 0.2 and np.hypot(*(c - self.centroid)) < 0.5 * iod:
+                self.follow, self.centroid, self.last = self.follow + 1, c, box
+                return box, pts
+        box = self.find(gray)
+        if box is None:
+            self.centroid = None
+            return None
+        pts = landmarks(gray, box)
+        self.follow, self.centroid, self.iod = 0, pts.mean(0), _iod(pts)
+        self.offset = _faces.centre(box) - self.centroid
+        return box, pts
 
     def _detect(self, img: np.ndarray) -> np.ndarray:
         rects = self.detector(img, int(self.s["upsample"]))
@@ -107,6 +130,10 @@ class _Finder:
         self.skip = 0 if box is not None else int(s["lost_every"]) - 1
         self.last = box
         return box
+
+
+def _iod(pts: np.ndarray) -> float:
+    return float(np.hypot(*(pts[42:48].mean(0) - pts[36:42].mean(0)))) or 1.0
 
 
 def _camera(shape: tuple[int, ...]) -> np.ndarray:
@@ -199,11 +226,10 @@ def landmarks(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
 def analyse(gray: np.ndarray, settings: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """One picture (uint8 grey (H, W)) on its own: (feature row, the 68 points in pixels), or
     None when no face is found."""
-    box = _Finder({**SETTINGS, **(settings or {})}).find(np.ascontiguousarray(gray))
-    if box is None:
+    found = _Finder({**SETTINGS, **(settings or {})}).locate(np.ascontiguousarray(gray))
+    if found is None:
         return None
-    pts = landmarks(gray, box)
-    return describe(pts, gray.shape, None)[0], pts
+    return describe(found[1], gray.shape, None)[0], found[1]
 
 
 def extract(clip: Clip, settings: dict[str, Any]) -> Stream:
@@ -217,14 +243,14 @@ def extract(clip: Clip, settings: dict[str, Any]) -> Stream:
     for t, gray in media.read_frames(clip.video, float(s["fps"]), clip.start, clip.end, gray=True):
         if len(times) % 25 == 0:
             clip.tick(t)
-        box = finder.find(gray)
-        if box is None:
+        found = finder.locate(gray)
+        if found is None:
             rows.append(np.zeros(len(FEATURES)))
             prev = None
         else:
-            row, prev = describe(landmarks(gray, box), gray.shape, prev)
+            row, prev = describe(found[1], gray.shape, prev)
             rows.append(row)
-        mask.append(box is not None)
+        mask.append(found is not None)
         times.append(t)
     if not rows:
         raise ClipError(f"{clip.video}: no video frames" + ("" if clip.start is None and clip.end is None
