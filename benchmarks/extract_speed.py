@@ -15,7 +15,8 @@ else faster-whisper called directly on the same audio, said in the result), libr
 --audio opensmile) and the landmarks extractor. With --long S, one clip of S seconds is
 extracted in a fresh process whose peak resident memory (ru_maxrss) is recorded.
 
-  python benchmarks/extract_speed.py [--clips 6] [--seconds 5] [--workers 1 2] [--long 300]
+  python benchmarks/extract_speed.py [--clips 6] [--seconds 5] [--workers 1 2] [--repeats 3] [--long 300]
+  python benchmarks/extract_speed.py --clips 0 --long 300    # the 5-minute clip alone (extract_long_*.json)
 """
 
 from __future__ import annotations
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cv2.setNumThreads(1)
     tmp = Path(tempfile.mkdtemp(prefix="mmib-extract-bench-"))
+    if args.clips == 0:  # --clips 0 --long S: the long clip alone
+        return _write(args, {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+                             "long_clip": long_clip(tmp, args.long, args.audio)}, tmp)
     rows, frames = [], list(face_frames(int(args.seconds * FPS)))
     t = time.perf_counter()
     for i in range(args.clips):
@@ -269,13 +273,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {wk} | {wall:.1f} | {n / wall:.2f} | {base / wall:.2f} | {n * sec / wall:.1f} |")
     if args.long:
         results["long_clip"] = long_clip(tmp, args.long, args.audio)
-        print(f"\nlong clip: {json.dumps(results['long_clip'])}")
+    return _write(args, results, tmp)
+
+
+def _write(args, results: dict, tmp: Path) -> int:
     results["machine"]["load_avg_after"] = os.getloadavg()
     m = results["machine"]
+    if "long_clip" in results:
+        print(f"\nlong clip: {json.dumps(results['long_clip'])}")
     print(f"\nmachine: {m['cpu']}, {m['cores']} cores, ISA {' '.join(m['isa'])}, load {m['load_avg'][0]:.2f} before, "
           f"{m['load_avg_after'][0]:.2f} after (worker pools start fresh processes: their start-up is included)")
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    path = Path(args.out) / f"extract_speed_{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M')}.json"
+    name = "extract_long" if args.clips == 0 else "extract_speed"
+    path = Path(args.out) / f"{name}_{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M')}.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"wrote {path}")
     shutil.rmtree(tmp, ignore_errors=True)
