@@ -160,15 +160,19 @@ def test_frames_without_a_face_are_masked_not_zero_filled_as_a_face(tmp_path):
         cv2.setNumThreads(threads)
     print(f"landmarks: {len(s.times) / cpu:.0f} frames per CPU second (320x240, a face in 40 of 55 frames)")
     assert s.values.shape == (55, len(lm.FEATURES)) and len(s.mask) == 55
-    assert s.mask[:20].all() and s.mask[35:].mean() > 0.9 and not s.mask[20:35].any()
+    # detect_every 3 (default): the face is followed between detections, so its loss is seen at
+    # the next detection, at most 2 frames late; a detection in every frame masks exactly
+    assert s.mask[:20].all() and not s.mask[22:35].any() and s.mask[37:].all()
     assert not s.values[~s.mask].any()  # masked rows hold nothing, no carried-over face
-    assert np.abs(s.values[s.mask][:, IX["pose_tz"]]).min() > 100  # every kept row is a real face
+    assert np.abs(s.values[s.mask][:, IX["pose_tz"]]).min() > 100  # every kept row has a pose
     assert s.times[0] == pytest.approx(0.02)
-    # detecting every 3rd frame and following the landmarks between: the same frames, nearly the same points
-    every = EXTRACTORS.get("landmarks").extract(Clip("g", p, video=p), {"detect_every": 3})
-    assert every.mask[:20].all() and not every.mask[22:35].any() and every.mask[38:].all()
-    both = s.mask & every.mask
-    assert np.abs(every.values[both][:, POINTS] - s.values[both][:, POINTS]).mean() < 0.03
+    exact = EXTRACTORS.get("landmarks").extract(Clip("g", p, video=p), {"detect_every": 1})
+    assert exact.mask[:20].all() and not exact.mask[20:35].any() and exact.mask[35:].mean() > 0.9
+    assert not exact.values[~exact.mask].any()
+    both = s.mask & exact.mask
+    moved = np.abs(exact.values[both][:, POINTS] - s.values[both][:, POINTS]).mean()
+    print(f"detect_every 3 vs 1: normalised landmarks differ by {moved:.4f} IOD on average")
+    assert moved < 0.03
     # no face at all: every frame masked (the pipeline reports the clip, test_extract_pipeline.py)
     empty = write_clip(tmp_path / "none.mp4", frames=face_frames(12, face=False))
     s = EXTRACTORS.get("landmarks").extract(Clip("n", empty, video=empty), {})

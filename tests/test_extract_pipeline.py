@@ -5,6 +5,7 @@ video under ``--visual landmarks``, progress within a clip, and training on whol
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -72,9 +73,9 @@ def test_auto_visual_landmarks_for_videos_masked_for_audio_rows_and_faces_report
     assert "clips extracted 6, reused from auto.safetensors.parts 0, skipped 1" in stdout
     # no face at all: one line naming the row; a face in 2 of 25 frames: reported and kept
     assert _line(stderr, "noface") == f"mmib extract: skipped {man}:7: noface: no face in any frame"
-    few = _line(stderr, "fewfaces")
-    assert few.startswith(f"mmib extract: few faces {man}:8: fewfaces: a face in 8% of its frames (2 of 25)")
-    assert "below the floor of 20% (kept; --min-face skips such clips)" in few
+    few = _line(stderr, "fewfaces")  # 2 frames with a face; landmarks follows a lost face at most 2 frames
+    assert re.match(rf"mmib extract: few faces {re.escape(str(man))}:8: fewfaces: a face in (8|12|16)% of its "
+                    r"frames \((2|3|4) of 25\), below the floor of 20% \(kept; --min-face skips such clips\)$", few), few
     assert "Traceback" not in stderr
     c = converted.read(out)
     assert c.extraction["visual"]["extractor"] == "landmarks" and c.extraction["truncation"] == "pool"
@@ -84,19 +85,19 @@ def test_auto_visual_landmarks_for_videos_masked_for_audio_rows_and_faces_report
     assert len(vis[0]) == FPS and mask[0].all() and vis[0].any(axis=1).all()
     assert not mask[2].any() and not vis[2].any()  # the audio-only row: masked, no face made up
     va = c.splits["valid"]
-    assert va.ids == ["f2", "fewfaces"] and va.fields["visual_mask"][1].sum() == 2
+    assert va.ids == ["f2", "fewfaces"] and 2 <= va.fields["visual_mask"][1].sum() <= 4
 
 
 def test_explicit_landmarks_names_the_row_without_video_and_min_face_skips(folder, tmp_path, capsys):
     d, man = folder
     out = tmp_path / "lm.safetensors"
     assert main(["extract", str(man), "-o", str(out), "--visual", "landmarks", "--audio", "opensmile",
-                 "--min-face", "--face-floor", "0.1", "--workers", "1", "-q"]) == 0
+                 "--min-face", "--face-floor", "0.3", "--workers", "1", "-q"]) == 0
     cap = capsys.readouterr()
     assert "visual: landmarks\n" in cap.out and "skipped 3" in cap.out
     assert _line(cap.err, "audioonly") == f"mmib extract: skipped {man}:6: audioonly: {d / 'a.wav'}: no video track"
     assert "noface: no face in any frame" in _line(cap.err, "noface")
-    assert _line(cap.err, "fewfaces").endswith("below the floor of 10% (--min-face)")
+    assert _line(cap.err, "fewfaces").endswith("below the floor of 30% (--min-face)")
     c = converted.read(out)
     assert c.sizes == {"train": 2, "valid": 1, "test": 1}  # the other rows are all there
 
