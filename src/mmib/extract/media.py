@@ -23,6 +23,8 @@ def _open(path: Path):
         raise ImportError("decoding media needs PyAV: install mmib[extract] (pip install 'mmib[extract]')") from None
     if not Path(path).is_file():
         raise ClipError(f"{path}: file not found")
+    if Path(path).stat().st_size == 0:
+        raise ClipError(f"{path}: empty file (0 bytes)")
     try:
         return av.open(str(path))
     except Exception as e:  # noqa: BLE001 - PyAV raises FFmpeg's many error types
@@ -35,9 +37,29 @@ def duration(path: Path) -> float | None:
         return None if c.duration is None else c.duration / 1_000_000
 
 
+_LAST: list = []
+"""The last signal decoded (key, array): the transcriber and an audio extractor of one clip
+share one decode."""
+
+
 def read_audio(path: Path, sample_rate: int = 16000, start: float | None = None,
                end: float | None = None) -> np.ndarray:
-    """The first audio track, mixed to mono and resampled: float32 (n,) in [-1, 1]."""
+    """The first audio track, mixed to mono and resampled: float32 (n,) in [-1, 1] (read-only;
+    the last clip decoded is kept, so a second call for the same file and cut costs nothing)."""
+    try:
+        st = Path(path).stat()
+        key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, sample_rate, start, end)
+    except OSError:
+        key = None
+    if key is not None and _LAST and _LAST[0][0] == key:
+        return _LAST[0][1]
+    y = _decode_audio(path, sample_rate, start, end)
+    y.flags.writeable = False
+    _LAST[:] = [(key, y)] if key is not None else []
+    return y
+
+
+def _decode_audio(path: Path, sample_rate: int, start: float | None, end: float | None) -> np.ndarray:
     import av
 
     with _open(path) as c:
