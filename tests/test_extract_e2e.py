@@ -45,7 +45,7 @@ def clips(tmp_path_factory):
 @pytest.mark.slow
 def test_extract_train_and_predict_a_new_clip(clips, tmp_path, capsys):
     ds = tmp_path / "own.safetensors"
-    args = ["extract", str(clips / "clips.csv"), "-o", str(ds), "--workers", "2", "-q", "--max-frames", "50"]
+    args = ["extract", str(clips / "clips.csv"), "-o", str(ds), "--workers", "2", "-q", "--max-frames", "50", "--asr", "none"]
     if visual():
         args += ["--visual", visual()]
     assert main(args) == 0

@@ -141,15 +141,14 @@ class WhisperTranscriber:
             y, language=s["language"], beam_size=int(s["beam_size"]), temperature=float(s["temperature"]),
             word_timestamps=True, vad_filter=bool(s["vad_filter"]),
             condition_on_previous_text=bool(s["condition_on_previous_text"]))
-        words, probs, texts = [], [], []
+        words, probs = [], []
         for seg in segments:
-            texts.append(seg.text.strip())
             for w in seg.words or []:
                 token = w.word.strip()
-                if token:
+                if normalise(token):  # a lone "." heard in a hum is no word
                     words.append((token, float(w.start), float(w.end)))
                     probs.append(float(w.probability))
-        return Transcript(" ".join(t for t in texts if t), words, probs,
+        return Transcript(" ".join(w for w, _, _ in words), words, probs,
                           float(np.mean(probs)) if probs else 0.0, getattr(info, "language", None))
 
     def describe(self) -> dict[str, Any]:
