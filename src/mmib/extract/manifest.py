@@ -164,6 +164,16 @@ def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float 
     split is a test row. ``allow_outside``: paths may leave the manifest's folder."""
     path = Path(path).expanduser()
     records = _records(path, REQUIRED if labeled else ("id", "media"))
+    return check_records(records, path, labels=labels, label_range=label_range, emotions=emotions, labeled=labeled,
+                         allow_outside=allow_outside)
+
+
+def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labels: str = "auto",
+                  label_range: float = 3.0, emotions: list[str] | None = None, labeled: bool = True,
+                  allow_outside: bool = False) -> Manifest:
+    """Check rows given as (line number, dict) as if read from ``path`` (relative paths resolve
+    against its folder): the body of :func:`read_manifest`, also used for one clip given on
+    the command line or uploaded to the server (:mod:`mmib.inputs`)."""
     if not labeled:
         for _, r in records:
             r["split"] = r.get("split") or "test"
@@ -228,4 +238,4 @@ def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float 
     return Manifest(path, rows, bad, labels, names, label_range if labels == "sentiment" else None)
 
 
-__all__ = ["BadRow", "Manifest", "Row", "read_manifest"]
+__all__ = ["BadRow", "Manifest", "Row", "check_records", "read_manifest"]
