@@ -180,3 +180,20 @@ def test_transcriber_interface_loads_once_and_describes_itself(whisper):
     assert d["model_path"].endswith("model") and d["settings"]["beam_size"] == 5
     with pytest.raises(ValueError, match="no-model: no such folder"):
         TRANSCRIBERS.get("whisper").load("./no-model")
+
+
+def test_predict_transcribes_a_clip_given_without_text_as_training_did(extracted, tmp_path, capsys):
+    out = extracted[0]
+    tiny = ["--text-encoder", "tiny-config", "--set", "model.d=8", "--set", "model.n_heads=2",
+            "--set", "model.ib_hidden=8", "--set", "train.epochs=1", "--set", "train.batch_size=4",
+            "--set", "train.progress=false", "--quiet"]
+    assert main(["train", "--data-path", str(out), "--modalities", "text,audio", "--out-dir", str(tmp_path),
+                 "--name", "asr", *tiny]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "asr"), str(out.parent / "s3.wav")]) == 0
+    cap = capsys.readouterr()
+    header, row = (next(csv.reader([ln])) for ln in cap.out.strip().splitlines()[:2])
+    got = dict(zip(header, row))
+    assert got["id"] == "s3" and np.isfinite(float(got["prediction"]))
+    assert got["transcript_source"] == "asr" and wer("please open the window", got["transcript"])[0] <= 1
+    assert "mmib predict: s3: heard: " in cap.err and "confidence" in cap.err
