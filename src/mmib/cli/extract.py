@@ -40,7 +40,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         line = (f"transcripts: {', '.join(f'{k} {v}' for k, v in t['text_from'].items())}; word timings: "
                 f"{', '.join(f'{k} {v}' for k, v in t['timings_from'].items())}")
         if t["aligned_rows"]:
-            line += (f"; {t['aligned_rows']} given transcripts aligned to the recognised words "
+            line += (f"; {t['aligned_rows']} given transcript{'s' * (t['aligned_rows'] != 1)} aligned to the "
+                     "recognised words "
                      f"({t['words_matched']} of {t['words_given']} words matched, the rest interpolated)")
         if t["mean_confidence"] is not None:
             line += f"; recogniser {asr['transcriber']} {asr['model_name']}, mean confidence {t['mean_confidence']:.2f}"

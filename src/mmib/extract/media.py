@@ -8,6 +8,7 @@ for files they cannot use (missing, unreadable container, no audio / video track
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -37,25 +38,24 @@ def duration(path: Path) -> float | None:
         return None if c.duration is None else c.duration / 1_000_000
 
 
-_LAST: list = []
-"""The last signal decoded (key, array): the transcriber and an audio extractor of one clip
-share one decode."""
-
-
 def read_audio(path: Path, sample_rate: int = 16000, start: float | None = None,
                end: float | None = None) -> np.ndarray:
     """The first audio track, mixed to mono and resampled: float32 (n,) in [-1, 1] (read-only;
-    the last clip decoded is kept, so a second call for the same file and cut costs nothing)."""
+    the last clip decoded is kept, so the transcriber and an audio extractor of one clip share
+    one decode)."""
     try:
         st = Path(path).stat()
-        key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, sample_rate, start, end)
     except OSError:
-        key = None
-    if key is not None and _LAST and _LAST[0][0] == key:
-        return _LAST[0][1]
-    y = _decode_audio(path, sample_rate, start, end)
+        return _decode_audio(path, sample_rate, start, end)
+    return _last_audio(str(Path(path).resolve()), st.st_size, st.st_mtime_ns, sample_rate, start, end)
+
+
+@lru_cache(maxsize=1)
+def _last_audio(path: str, size: int, mtime_ns: int, sample_rate: int, start: float | None,
+                end: float | None) -> np.ndarray:
+    """Keyed by the file's size and time too: a file rewritten in place is decoded again."""
+    y = _decode_audio(Path(path), sample_rate, start, end)
     y.flags.writeable = False
-    _LAST[:] = [(key, y)] if key is not None else []
     return y
 
 

@@ -19,6 +19,7 @@ import importlib.metadata
 import importlib.util
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -106,7 +107,12 @@ def _resolve(model: str | None) -> tuple[str, str]:
     return str(p.resolve()), p.name
 
 
-_MODELS: dict[tuple, Any] = {}
+@lru_cache(maxsize=4)
+def _whisper_model(path: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+    """A faster-whisper model, loaded once per process and settings."""
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
 
 
 class WhisperTranscriber:
@@ -116,19 +122,13 @@ class WhisperTranscriber:
         self.model_arg = model
         self.path, self.name = _resolve(model)
         self.settings = dict(settings)
-        key = (self.path, settings["device"], settings["compute_type"], int(settings["cpu_threads"]))
-        if key not in _MODELS:
-            from faster_whisper import WhisperModel
-
-            try:
-                _MODELS[key] = WhisperModel(self.path, device=settings["device"],
-                                            compute_type=settings["compute_type"],
-                                            cpu_threads=int(settings["cpu_threads"]))
-            except Exception as e:  # noqa: BLE001 - CTranslate2 / the hub raise many error types
-                where = "a hub name" if self.path == model else "a folder"
-                raise ASRModelError(f"--asr-model {model or self.path} ({where}): cannot be loaded "
-                                    f"({type(e).__name__}: {str(e)[:200]})") from None
-        self.model = _MODELS[key]
+        try:
+            self.model = _whisper_model(self.path, str(settings["device"]), str(settings["compute_type"]),
+                                        int(settings["cpu_threads"]))
+        except Exception as e:  # noqa: BLE001 - CTranslate2 / the hub raise many error types
+            where = "a hub name" if self.path == model else "a folder"
+            raise ASRModelError(f"--asr-model {model or self.path} ({where}): cannot be loaded "
+                                f"({type(e).__name__}: {str(e)[:200]})") from None
 
     def transcribe(self, audio: np.ndarray, sr: int) -> Transcript:
         y = np.asarray(audio, np.float32).reshape(-1)
