@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -256,22 +256,14 @@ def extract_manifest(manifest: str | Path, out: str | Path, *, audio: str | None
     good = [r for r in man.rows if r.clip.row not in failed]
     keys = {r.clip.row: plan.key(r) for r in good}  # of the manifest's rows, before transcription
     infos = {r.clip.row: _part_info(_part_path(parts, keys[r.clip.row])) or transcribe.provenance(r) for r in good}
-    good = [replace(r, text=infos[r.clip.row]["text"], words=infos[r.clip.row]["words"] or r.words) for r in good]
-    for r in good:
-        if infos[r.clip.row].get("note"):
-            print(f"mmib extract: note: {BadRow(r.clip.row, r.clip.id, infos[r.clip.row]['note']).line(where)}",
-                  file=sys.stderr)
+    good = transcribe.with_provenance(good, infos, where)
     corpus = _assemble(good, plan, parts, keys, man, name or man.path.stem, where)
-    rows_file = out.with_name(out.name + ".transcripts.jsonl")
-    if plan.asr is not None:
+    rows_file = transcribe.write_rows(out, good, infos, plan.asr is not None)
+    if rows_file is not None:
         corpus.extraction["transcripts"] = transcribe.summary(list(infos.values()))
-        rows_file.write_text("".join(json.dumps({"row": r.clip.row, "id": r.clip.id, "split": r.split,
-                                                 **infos[r.clip.row]}) + "\n" for r in good))
-    elif rows_file.exists():
-        rows_file.unlink()
     converted.write(corpus, out)
     return Result(corpus, out, bad, len(todo) - len(failed), len(man.rows) - len(todo), report if bad else None,
-                  corpus.extraction.get("transcripts", {}), rows_file if plan.asr is not None else None)
+                  corpus.extraction.get("transcripts", {}), rows_file)
 
 
 def _part_info(path: Path) -> dict[str, Any]:

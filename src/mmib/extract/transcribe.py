@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import importlib.metadata
 import importlib.util
+import json
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -336,6 +337,33 @@ def prepare(rows: list[Any], asr: str | None, model: str | None, align: str,
     return rec, [], None
 
 
+def with_provenance(rows: list[Any], infos: dict[int, dict[str, Any]], where: str) -> list[Any]:
+    """The rows with the transcripts and word times their parts recorded (by manifest line);
+    prints the note of a row kept without speech."""
+    import sys
+
+    out = []
+    for r in rows:
+        info = infos[r.clip.row]
+        if info.get("note"):
+            print(f"mmib extract: note: {where}:{r.clip.row}: {r.clip.id}: {info['note']}", file=sys.stderr)
+        out.append(replace(r, text=info["text"], words=[tuple(w) for w in info["words"]] if info.get("words")
+                           else r.words))
+    return out
+
+
+def write_rows(out: Path, rows: list[Any], infos: dict[int, dict[str, Any]], asr: bool) -> Path | None:
+    """``DATASET.transcripts.jsonl``: per row its transcript, timed words and their provenance
+    (written when a recogniser was used; an older one is removed otherwise)."""
+    path = out.with_name(out.name + ".transcripts.jsonl")
+    if not asr:
+        path.unlink(missing_ok=True)
+        return None
+    path.write_text("".join(json.dumps({"row": r.clip.row, "id": r.clip.id, "split": r.split, **infos[r.clip.row]})
+                            + "\n" for r in rows))
+    return path
+
+
 def summary(infos: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts over the rows' provenance: transcripts and timings by source, words matched, confidence."""
     def count(key: str) -> dict[str, int]:
@@ -354,4 +382,4 @@ def summary(infos: list[dict[str, Any]]) -> dict[str, Any]:
 
 __all__ = ["ASRModelError", "TRANSCRIBERS", "Transcript", "TranscriberSpec", "align_words", "default_model",
            "load_recorded", "needs_asr", "normalise", "prepare", "summary",
-           "transcribe_row"]
+           "transcribe_row", "with_provenance", "write_rows"]
