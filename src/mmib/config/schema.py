@@ -71,8 +71,9 @@ class DataConfig:
     """Reader: auto (picked from the file's structure), mmsa, magbert, mult or converted
     (docs/datasets.md)."""
     labels: str = "auto"
-    """Which labels to learn: auto (iemocap: emotions, others: sentiment), sentiment, or
-    emotions (MOSEI's six emotions, when the file has them)."""
+    """Which labels to learn: auto (iemocap: emotions, a records file of class names: classes,
+    others: sentiment), sentiment, emotions (one present / absent decision per emotion, e.g.
+    MOSEI's six) or classes (one class per utterance, softmax: every row must have exactly one)."""
     modalities: list[str] = field(default_factory=lambda: ["text", "audio", "visual"])
     """Modalities the model uses: any non-empty subset of text, audio, visual."""
     max_len: int = 50
@@ -92,7 +93,7 @@ class DataConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
 
     def __post_init__(self) -> None:
-        choice(self.labels, "data.labels", ("auto", "sentiment", "emotions"))
+        choice(self.labels, "data.labels", ("auto", "sentiment", "emotions", "classes"))
         choice(self.truncation, "data.truncation", ("head", "pool"))
         choice(self.padding, "data.padding", ("dynamic", "fixed"))
         modality_list(self.modalities, "data.modalities", allow_empty=False)
@@ -179,7 +180,8 @@ class ObjectiveConfig:
     """How model outputs become loss terms."""
 
     task: str = "auto"
-    """auto (from the dataset), regression (L1) or multilabel (binary CE per label)."""
+    """auto (from the dataset), regression (L1), multilabel (binary CE per label) or multiclass
+    (softmax CE over the classes; every label row must hold exactly one class)."""
     constraint: str = "kl"
     """Minimal-information constraint registry name: kl (the paper's), mmd, coral,
     orthogonality, euclidean, cosine (paper Table X), or a trained mutual-information
