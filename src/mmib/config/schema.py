@@ -66,10 +66,10 @@ class DataConfig:
     """Dataset name: synth, mosi, mosei, iemocap, sims (sets task and metrics), or auto: synth
     without data.path, else what the data file says about itself (files from `mmib extract`)."""
     path: str = ""
-    """Data file for real datasets (pickle or converted file); unused for synth."""
+    """Data file for real datasets (pickle, converted file or text-and-label records); unused for synth."""
     format: str = "auto"
-    """Reader: auto (picked from the file's structure), mmsa, magbert, mult or converted
-    (docs/datasets.md)."""
+    """Reader: auto (picked from the file's structure; .jsonl / .csv / .tsv files: records),
+    mmsa, magbert, mult, converted or records (text-and-label rows; docs/datasets.md)."""
     labels: str = "auto"
     """Which labels to learn: auto (iemocap: emotions, a records file of class names: classes,
     others: sentiment), sentiment, emotions (one present / absent decision per emotion, e.g.
@@ -332,7 +332,12 @@ class EvalConfig:
     """Metric family: auto (the one the dataset names for its labels), sentiment, sentiment_sims (CH-SIMS
     labels in [-1, 1]: Mult_acc_2/3/5, F1_score, MAE, Corr), emotion_acc_f1 (IEMOCAP:
     accuracy and weighted F1 per emotion), emotion_wa_auc (MOSEI emotions: weighted accuracy
-    and ROC-AUC per emotion)."""
+    and ROC-AUC per emotion), emotion_wa_ua (single-label classes: WA, UA, weighted and macro
+    F1, per-class precision / recall / F1)."""
+    baselines: bool = True
+    """Score baselines fit on the train split beside the model (majority class or mean, and
+    TF-IDF + logistic / ridge regression on the text) and show them in every results table;
+    stored in summary.json under "baselines"."""
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..metrics import headline_keys
-from .tables import convention_caption, csv_text, render_table
+from .tables import baseline_rows, convention_caption, csv_text, render_table
 
 
 def mean_std(part: dict[str, Any], key: str, n_seeds: int):
@@ -18,6 +18,8 @@ def table(results: list[dict[str, Any]], *, markdown: bool = False, split: str =
     cols = headline_keys(results[0][split]["mean"])
     rows = [(r["name"], {k: mean_std(r[split], k, len(r["seeds"])) for _, k in cols if k in r[split]["mean"]})
             for r in results]
+    if split == "test":  # the baselines of the data (the same for every seed), once
+        rows += list(dict(row for r in results for row in baseline_rows(r)).items())
     return render_table(rows, cols, markdown=markdown)
 
 
@@ -37,6 +39,8 @@ def to_csv(res: dict[str, Any], split: str = "test") -> str:
     keys = lead + [k for k in part["mean"] if k not in lead]
     rows = [[seed, f"seed-{seed}"] + [m.get(k, float("nan")) for k in keys] for seed, m in part["per_seed"].items()]
     rows += [[stat, ""] + [part[stat][k] for k in keys] for stat in ("mean", "std")]
+    if split == "test":
+        rows += [["baseline", label] + [m.get(k) for k in keys] for label, m in baseline_rows(res)]
     return csv_text(["seed", "run"] + keys, rows)
 
 
