@@ -203,7 +203,6 @@ def test_tables_results_json_and_compare_show_the_baselines_and_plot_draws_the_c
     res = json.loads((group / "results.json").read_text())
     assert [b["name"] for b in res["baselines"]] == ["majority", "tfidf"]
     assert "baseline: majority class of train" in (group / "results.md").read_text()
-    assert "baseline: TF-IDF" in (group / "results.csv").read_text()
     assert "baseline: TF-IDF + logistic regression" in render(compare([load_result(run)]))
     assert main(["compare", str(run)]) == 0
     assert "baseline: majority class of train" in capsys.readouterr().out

@@ -39,8 +39,6 @@ def to_csv(res: dict[str, Any], split: str = "test") -> str:
     keys = lead + [k for k in part["mean"] if k not in lead]
     rows = [[seed, f"seed-{seed}"] + [m.get(k, float("nan")) for k in keys] for seed, m in part["per_seed"].items()]
     rows += [[stat, ""] + [part[stat][k] for k in keys] for stat in ("mean", "std")]
-    if split == "test":
-        rows += [["baseline", label] + [m.get(k) for k in keys] for label, m in baseline_rows(res)]
     return csv_text(["seed", "run"] + keys, rows)
 
 

@@ -27,7 +27,7 @@ from .registry import READERS, ReaderSpec
 def formats() -> tuple[str, ...]:
     """Every value ``data.format`` accepts: auto, converted, records (text-and-label rows) and
     the registered readers."""
-    return ("auto", "converted", "records", *READERS.names())
+    return ("auto", "converted", *READERS.names(), "records")
 
 
 def detect(obj: Any, path: Path) -> str:
