@@ -209,3 +209,13 @@ def test_tables_results_json_and_compare_show_the_baselines_and_plot_draws_the_c
     assert main(["plot", str(run), "--only", "confusion", "--out", str(tmp_path / "figs")]) == 0
     png = tmp_path / "figs" / "confusion_matrix.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_the_worked_example_of_docs_metrics_md():
+    true, pred = [0, 0, 0, 1, 2], [0, 0, 1, 1, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)
+        m = compute("multiclass", np.eye(3)[pred], np.eye(3)[true], ["a", "b", "c"])
+    assert (m["WA"], m["UA"]) == pytest.approx((0.6, (2 / 3 + 1 + 0) / 3))
+    assert (m["F1_weighted"], m["F1_macro"]) == pytest.approx(((3 * 2 / 3 + 2 / 3) / 5, (2 / 3 + 2 / 3) / 3))
+    assert confusion(np.eye(3)[pred], np.eye(3)[true], ["a", "b", "c"])["matrix"] == [[2, 1, 0], [0, 1, 0], [1, 0, 0]]
