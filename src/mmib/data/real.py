@@ -140,7 +140,8 @@ def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
     missing = sorted(m for m in ("audio", "visual") if m in wanted and m not in corpus.splits["train"].fields)
     if missing:
         raise DataError(f"data.modalities: {missing} not in {path} (it has "
-                        f"{sorted(corpus.splits['train'].fields)}); drop them from data.modalities")
+                        f"{sorted(corpus.splits['train'].fields)}); drop them from data.modalities (e.g. "
+                        f"--modalities {','.join(m for m in cfg.modalities if m not in missing) or 'text'})")
     mode = _text_mode(corpus, tokenizer, path) if "text" in cfg.modalities else None
     if mode == "ids":
         for s in SPLITS:

@@ -262,7 +262,7 @@ class Experiment:
         """What a run records about its data (data.json, the checkpoint's meta)."""
         d = self.data
         return {"dataset": d.dataset, "task": self.task, "label_names": d.label_names, "dims": d.dims,
-                "sizes": d.sizes, "metrics": d.metrics, **d.info}
+                "sizes": d.sizes, "metrics": self.metric_default, **d.info}
 
 
 def _check_single_label(data: DatasetSplits) -> None:
