@@ -206,6 +206,10 @@ def test_tables_results_json_and_compare_show_the_baselines_and_plot_draws_the_c
     assert "baseline: TF-IDF + logistic regression" in render(compare([load_result(run)]))
     assert main(["compare", str(run)]) == 0
     assert "baseline: majority class of train" in capsys.readouterr().out
+    # a records file given to mmib predict is read as a dataset (it has a split per row)
+    assert main(["predict", str(run), emotion_run.experiment.cfg.data.path, "-o", str(tmp_path / "p.csv")]) == 0
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0].startswith("id,prediction,label,logit/angry") and len(rows) == 49
     assert main(["plot", str(run), "--only", "confusion", "--out", str(tmp_path / "figs")]) == 0
     png = tmp_path / "figs" / "confusion_matrix.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
