@@ -6,7 +6,7 @@ metric family as the model, so its row reads like the model's:
 - ``majority``: the most frequent training class (multiclass), each label's majority
   present / absent decision (multilabel), or the mean training score (regression);
 - ``tfidf``: a bag of words on the utterances' text: scikit-learn's ``TfidfVectorizer``
-  (uni- and bigrams, sublinear tf) then ``LogisticRegression`` (multiclass: multinomial;
+  (uni- and bigrams found in at least two training utterances, sublinear tf) then ``LogisticRegression`` (multiclass: multinomial;
   multilabel: one per label) or ``Ridge`` (regression). Left out when the data has no text.
 
 Their outputs take the model's form ((N, K) logits or (N, 1) scores), so
@@ -68,10 +68,10 @@ def _tfidf(task: str, train: list[Example], test: list[Example]) -> np.ndarray |
     texts = [e.text for e in train]
     if not any(t.strip() for t in texts):
         return None  # no text (features only): no bag of words
-    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)  # terms of one utterance: noise
     try:
         x_train = vec.fit_transform(texts)
-    except ValueError:  # an empty vocabulary (no word of 2+ letters)
+    except ValueError:  # an empty vocabulary (no word of 2+ letters in two utterances)
         return None
     x_test = vec.transform([e.text for e in test])
     y = _labels(train)
