@@ -223,3 +223,16 @@ def test_the_worked_example_of_docs_metrics_md():
     assert (m["WA"], m["UA"]) == pytest.approx((0.6, (2 / 3 + 1 + 0) / 3))
     assert (m["F1_weighted"], m["F1_macro"]) == pytest.approx(((3 * 2 / 3 + 2 / 3) / 5, (2 / 3 + 2 / 3) / 3))
     assert confusion(np.eye(3)[pred], np.eye(3)[true], ["a", "b", "c"])["matrix"] == [[2, 1, 0], [0, 1, 0], [1, 0, 0]]
+
+
+def test_objective_task_multiclass_refuses_labels_that_are_not_one_class(tmp_path):
+    from conftest import tiny_config
+    from mmib.engine import Experiment
+
+    from mmib.data.types import DatasetSplits
+
+    both = _ex("two emotions", [1.0, 1.0])  # multi-label data: not one class per utterance
+    data = DatasetSplits([both], [both], [both], "x", "multilabel", ["a", "b"], {"text": 0})
+    with pytest.raises(config_mod.ConfigError, match=r"objective.task = 'multiclass': split 'train', utterance 0 "
+                                                     r"\('two emotions'\) has 2 of 2 labels set"):
+        Experiment.build(tiny_config(tmp_path, "objective.task='multiclass'"), data=data)
