@@ -31,10 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime.predictor import ONNX_FILE, ONNX_FORMAT, ONNX_INFO
+
 OPSET = 17
-ONNX_FILE = "model.onnx"
-ONNX_INFO = "onnx.json"
-ONNX_FORMAT = "mmib-onnx-1"
 TOLERANCE = 1e-4
 """Largest |PyTorch - onnxruntime| an export accepts on its check batches."""
 
