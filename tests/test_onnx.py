@@ -147,3 +147,22 @@ def test_bad_folders_and_requests_are_one_clear_line(exported, tmp_path, monkeyp
     assert main(["export", str(res.run_dir), str(tmp_path / "again"), "--onnx"]) == 2
     err = capsys.readouterr().err
     assert "mmib[onnx]" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "again").exists()
+
+
+def test_vector_text_posterior_fusion_last_step_and_fixed_padding(tmp_path):
+    """Another path through the model: GloVe-style text vectors, L-MIB with a product of experts,
+    the reference code's last-step pooling (no masks read) and fixed padding."""
+    from mmib.hub import export_run
+    from mmib.runtime import OnnxPredictor
+
+    cfg = tiny_config(tmp_path, "name='g'", "train.epochs=1", "model.variant='lmib'", "model.fusion='poe'",
+                      "model.text_encoder='glove'", "model.pooling='last'", "data.padding='fixed'", "data.max_len=20")
+    res = fit(cfg, run_dir=tmp_path / "g")
+    out = export_run(res.run_dir, tmp_path / "e", onnx=True)
+    rec = json.loads((out / "onnx.json").read_text())
+    assert [i["name"] for i in rec["inputs"]] == ["text", "audio", "visual"]  # last-step pooling reads no mask
+    assert rec["inputs"][0]["dtype"] == "float32" and rec["inputs"][0]["shape"] == ["batch", "time_text", 300]
+    examples = res.experiment.examples("test")
+    torch_model, ort_model = mmib.load(out), OnnxPredictor.load(out)
+    assert ort_model.tokenizer() is None and ort_model.pad(examples[:2]).inputs["audio"].shape[1] == 20
+    assert _max_diff(ort_model.predict(examples), torch_model.predict(examples)) <= TOL

@@ -67,7 +67,10 @@ class OnnxPredictor:
     graph: dict[str, Any]
     """The export's onnx.json: inputs, outputs, heads, bottlenecks, opset."""
     session: Any
-    extra: dict[str, Any] = field(default_factory=dict)
+    _input_names: frozenset[str] = field(default=frozenset(), repr=False)
+
+    def __post_init__(self) -> None:
+        self._input_names = frozenset(i.name for i in self.session.get_inputs())
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None,
@@ -166,6 +169,7 @@ class OnnxPredictor:
         for m in self.modalities:
             feed[m] = batch.inputs[m]
             feed[f"{m}_mask"] = batch.masks[m]
+        feed = {k: v for k, v in feed.items() if k in self._input_names}  # masks a model never reads are not inputs
         heads, bottlenecks = self.graph["heads"], self.graph["bottlenecks"]
         names = ["prediction", *[f"head_{h}" for h in heads], *[f"kl_{b}" for b in bottlenecks], "fused"]
         outs = dict(zip(names, self.session.run(names, feed)))
