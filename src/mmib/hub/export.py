@@ -105,10 +105,13 @@ def export_run(source: str | Path, out_dir: str | Path, *, overwrite: bool = Fal
     model_card(info, info.get("group"), name=f"mmib {cfg.model.variant}-{cfg.model.fusion} ({name})").save(
         out / "README.md")
     if onnx:
-        from ..engine import Predictor
+        from ..engine import Experiment, Predictor
+        from ..engine.experiment import checkpoint_path
         from .onnx import export_onnx
 
-        export_onnx(Predictor.load(out, device="cpu"), out)
+        # traced eagerly on the CPU in fp32, whatever the run trained with
+        exp = Experiment.load(out, build_data=False, overrides=['train.device="cpu"', "train.compile=false"])
+        export_onnx(Predictor(exp, checkpoint_path(out)), out)
     if push_to_hub:
         from huggingface_hub import HfApi
 
