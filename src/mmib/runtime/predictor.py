@@ -114,10 +114,11 @@ class OnnxPredictor:
 
     @property
     def meta(self) -> dict[str, Any]:
-        """As a checkpoint's metadata: the selected epoch, its validation metrics, the data record."""
+        """As a checkpoint's metadata (the selected epoch, its validation metrics, the data record),
+        with the run's summary (its test metrics too) and the graph's record (onnx.json)."""
         summary = self.info.get("summary") or {}
         return {"epoch": self.info.get("selected_epoch"), "valid": summary.get("valid", {}),
-                "data": self.info["data"], "onnx": self.graph}
+                "data": self.info["data"], "summary": summary, "onnx": self.graph}
 
     @property
     def task(self) -> str:
