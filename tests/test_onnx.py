@@ -139,6 +139,15 @@ def test_bad_folders_and_requests_are_one_clear_line(exported, tmp_path, monkeyp
         model.predict(_records(1), inference="mc")
     with pytest.raises(ValueError, match=r"record 0: 'audio' has shape \(3, 5\); expected \(T >= 1, 74\)"):
         model.predict([{"text": "fine", "audio": [[0.0] * 5] * 3, "visual": [[0.0] * 47]}])
+    # a graph that disagrees with PyTorch is refused, and no model.onnx is left behind
+    import mmib.hub.onnx as hub_onnx
+
+    monkeypatch.setattr(hub_onnx, "TOLERANCE", -1.0)  # no difference can pass
+    capsys.readouterr()
+    assert main(["export", str(res.run_dir), str(tmp_path / "bad"), "--onnx"]) == 2
+    assert "output 'prediction' of the exported graph differs from PyTorch by" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "model.onnx").exists() and not (tmp_path / "bad" / "onnx.json").exists()
+    monkeypatch.setattr(hub_onnx, "TOLERANCE", 1e-4)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=r"pip install 'mmib\[onnx\]'"):
         OnnxPredictor.load(out)

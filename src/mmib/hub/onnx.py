@@ -98,11 +98,20 @@ def _feeds(batch, modalities: list[str]) -> tuple[list[Any], dict[str, np.ndarra
 
 def export_onnx(predictor, out_dir: str | Path, *, opset: int = OPSET) -> dict[str, Any]:
     """Write ``model.onnx`` and ``onnx.json`` for a loaded :class:`mmib.engine.Predictor`
-    into ``out_dir``; checks the graph with onnxruntime against PyTorch and returns the record."""
+    into ``out_dir``; checks the graph with onnxruntime against PyTorch and returns the record.
+    When the export or the check fails, no ``model.onnx`` is left behind."""
+    out = Path(out_dir)
+    try:
+        return _export(predictor, out, opset)
+    except BaseException:
+        (out / ONNX_FILE).unlink(missing_ok=True)
+        raise
+
+
+def _export(predictor, out: Path, opset: int) -> dict[str, Any]:
     import torch
 
     onnx, ort = _need_onnx()
-    out = Path(out_dir)
     model = predictor.model.eval()
     modalities = predictor.modalities
     dims = predictor.dims
