@@ -61,3 +61,17 @@ os.environ["OMP_NUM_THREADS"] = "1"
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def mpnet_folder(tmp_path_factory):
+    """all-mpnet-base-v2 from the installed parts of ``mmib[mpnet]``, assembled (and its
+    438 MB of weights hashed) once per test session into a session cache folder that every
+    test using ``mpnet`` shares (``MMIB_CACHE``, inherited by subprocesses)."""
+    from mmib.encoders import mpnet
+
+    if not mpnet.PARTS.installed():
+        pytest.skip("needs the extra mmib[mpnet] (the README's test command installs it)")
+    os.environ["MMIB_CACHE"] = str(tmp_path_factory.getbasetemp() / "mmib-cache")
+    os.environ.pop(mpnet.FOLDER_ENV, None)
+    return mpnet.mpnet_path()
