@@ -160,3 +160,25 @@ def test_a_damaged_cached_copy_is_assembled_again(fake):
     weights = folder / "model.safetensors"
     weights.write_bytes(b"\0" * model.size)  # same size, other content and time
     assert assemble(model) == folder and _sha(weights.read_bytes()) == model.sha256
+
+
+def test_the_cli_says_which_mpnet_part_is_missing_in_one_line(fake, monkeypatch, capsys):
+    """``mpnet`` with the fake parts standing in for the real ones, one of them uninstalled:
+    ``mmib config validate`` and ``mmib train`` refuse it in one line, before any work."""
+    from mmib.cli import main
+    from mmib.encoders import mpnet
+
+    model, site = fake
+    monkeypatch.setattr(mpnet, "PARTS", model)
+    monkeypatch.setattr(mpnet, "_hf_has", lambda: False)
+    monkeypatch.setattr(mpnet, "_hf_cached", lambda: None)
+    monkeypatch.delenv(mpnet.FOLDER_ENV, raising=False)
+    info = next(site.glob("fake_part_003-*.dist-info"))
+    for f in info.iterdir():
+        f.unlink()
+    info.rmdir()
+    for argv in (["config", "validate", "--text-encoder", "mpnet"], ["train", "--text-encoder", "mpnet", "-q"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "fake-part-003" in err and model.sha256 in err, err
+    assert _left(model.target().parent) == []
