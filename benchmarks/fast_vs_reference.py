@@ -2,8 +2,8 @@
 
     python benchmarks/fast_vs_reference.py                 # 3 seeds, MiniLM, ~10-15 CPU minutes
     python benchmarks/fast_vs_reference.py --seeds 0 1 2 3 4 --epochs 6
-    python benchmarks/fast_vs_reference.py --encoder mpnet --paths fast --seeds 0 --n-train 256 --n-valid 64 \
-        --n-test 128 --tag mpnet     # one encoder's accuracy on a short run (any model.text_encoder)
+    python benchmarks/fast_vs_reference.py --encoder mpnet --paths fast --seeds 0 --n-train 512 --n-valid 128 \
+        --n-test 256 --tag synth-mpnet     # one encoder's accuracy on a short run (any model.text_encoder)
 
 For each training seed, trains C-MIB + concat with the pretrained MiniLM text encoder on a
 reduced synth split (same data for every seed) with ``mmib``'s real training loop (``fit``:
