@@ -116,6 +116,7 @@ class ModelConfig:
     """Width of every unimodal representation and latent."""
     text_encoder: str = "minilm"
     """Hugging Face model name or local path; minilm = the offline all-MiniLM-L6-v2 package;
+    mpnet = all-mpnet-base-v2 (bert-base-class, offline with the extra mmib[mpnet]);
     bert-base-config / minilm-config / tiny-config = architecture only, random weights;
     glove = a feature-sequence text path (Conv1D + Transformer) for precomputed vectors."""
     freeze_text_encoder: bool = False
