@@ -27,6 +27,7 @@ from . import media, runner
 from .align import align_to_words, pool
 from .manifest import BadRow, Row, read_manifest
 from .registry import EXTRACTORS, Clip, ClipError, Stream
+from . import transcribe
 
 MODALITIES = ("audio", "visual")
 
@@ -41,6 +42,8 @@ class Plan:
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     aligned: bool = False
     max_frames: int | None = None
+    asr: dict[str, Any] | None = None
+    """The recogniser's record (:mod:`.transcribe`) for rows without transcripts or word timings."""
     visual_optional: bool = False
 
     def __post_init__(self) -> None:
@@ -75,6 +78,8 @@ class Plan:
         # a clip longer than max_len frames is averaged over its whole length, never cut to its start
         rec: dict[str, Any] = {"aligned": self.aligned, "max_frames": self.max_frames, "mmib": mine,
                                "truncation": "pool", "visual_optional": self.visual_optional}
+        if self.asr is not None:
+            rec["asr"] = self.asr
         for m in self.modalities:
             name = self.extractors[m]
             rec[m] = EXTRACTORS.get(name).describe(name, self.settings.get(m))
@@ -93,15 +98,17 @@ class Plan:
                 raise ValueError(f"{where}: its {m} extractor {name!r} made {rec[m].get('dim')} features per "
                                  f"frame; this mmib's makes {spec.dim}")
         return cls({m: names.get(m) for m in MODALITIES}, {m: dict(rec[m].get("settings", {})) for m in names},
-                   bool(rec.get("aligned")), rec.get("max_frames"),
+                   bool(rec.get("aligned")), rec.get("max_frames"), rec.get("asr"),
                    visual_optional=bool(rec.get("visual_optional")))
 
     def key(self, row: Row) -> str:
-        """A hash of the row and the extraction record: a clip's part is reused only when both match."""
+        """A hash of the row and the extraction record: a clip's part is reused only when both match
+        (with a recogniser, the transcript too: it decides the word times)."""
         c = row.clip
         stat = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) if p and p.exists() else str(p)
                 for p in (c.media, c.video, c.openface)]
-        blob = json.dumps([self._record_json, stat, c.start, c.end, row.words], sort_keys=True, default=str)
+        blob = json.dumps([self._record_json, stat, c.start, c.end, row.words]
+                          + ([row.text] if self.asr is not None else []), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -172,14 +179,20 @@ def _part_path(parts: Path, key: str) -> Path:
 
 
 def _work(row: Row, plan: Plan, parts: Path, queue: Any = None) -> tuple[int, str | None]:
-    """Extract one row into its part file; (row, None) or (row, reason). ``queue``: gets
-    (row, fraction of the clip done) as the extraction goes (the progress display)."""
+    """Extract one row into its part file (with where its transcript and word times came from,
+    in the part's metadata); (row, None) or (row, reason). ``queue``: gets (row, fraction of
+    the clip done) as the extraction goes (the progress display)."""
     from safetensors.numpy import save_file
 
     n = row.clip.row
+    key = plan.key(row)
     stats: dict[str, Any] = {}
     progress = None if queue is None else (lambda f: queue.put((n, f)))
     try:
+        if plan.asr is not None:
+            row, info = transcribe.transcribe_row(row, plan.asr, plan.aligned)
+        else:
+            info = transcribe.provenance(row)
         streams = extract_clip(row.clip, plan, row.words, progress=progress, stats=stats)
     except ClipError as e:
         return n, str(e)
@@ -194,9 +207,9 @@ def _work(row: Row, plan: Plan, parts: Path, queue: Any = None) -> tuple[int, st
     if "visual" in streams:  # the face coverage of the clip's frames (NaN: a row without video)
         face = stats.get("face")
         tensors["visual.face"] = np.array([np.nan if face is None else face], np.float32)
-    path = _part_path(parts, plan.key(row))
+    path = _part_path(parts, key)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    save_file(tensors, str(tmp))
+    save_file(tensors, str(tmp), metadata={"row": json.dumps(info)})
     os.replace(tmp, path)
     return n, None
 
@@ -214,6 +227,9 @@ class Result:
     extracted: int
     reused: int
     report: Path | None
+    transcripts: dict[str, Any] = field(default_factory=dict)
+    """Counts of where transcripts and word times came from (:func:`.transcribe.summary`)."""
+    transcripts_file: Path | None = None
     low_face: list[BadRow] = field(default_factory=list)
     visual: str = ""
 
@@ -238,24 +254,35 @@ def extract_manifest(manifest: str | Path, out: str | Path, *, audio: str | None
                      max_frames: int | None = None, align: str = "auto", labels: str = "auto",
                      label_range: float = 3.0, emotions: list[str] | None = None, name: str | None = None,
                      settings: dict[str, dict[str, Any]] | None = None, progress: bool = True,
+                     asr: str | None = "whisper", asr_model: str | None = None, allow_outside: bool = False,
                      face_floor: float = 0.2, min_face: bool = False) -> Result:
     """Extract every row of ``manifest`` and write the dataset file ``out`` (see the module doc).
 
     visual: an extractor, None, or auto (:func:`resolve_visual`). align: auto (on words when
-    every row has word timings), words or none. Bad rows and clips are reported and skipped;
-    ``strict`` raises a DataError on the first instead. A clip with a face in fewer than
-    ``face_floor`` of its frames is reported, and skipped with ``min_face``."""
+    every row has word timings or the recogniser gives them), words or none. asr: the
+    recogniser (:mod:`.transcribe`) for rows without a transcript or word timings (None /
+    "none": every row needs its transcript); asr_model: its model. Bad rows and clips are
+    reported and skipped; ``strict`` raises a DataError on the first instead. A clip with a
+    face in fewer than ``face_floor`` of its frames is reported, and skipped with ``min_face``."""
     out = Path(out)
-    man = read_manifest(manifest, labels=labels, label_range=label_range, emotions=emotions)
+    man = read_manifest(manifest, labels=labels, label_range=label_range, emotions=emotions,
+                        allow_outside=allow_outside)
     where = str(man.path)
-    bad = list(man.bad)
-    if strict and bad:
-        raise DataError(bad[0].line(where) + " (--strict)")
     if align not in ("auto", "words", "none"):
         raise ValueError(f"--align: expected auto, words or none, got {align!r}")
-    aligned = align == "words" or (align == "auto" and bool(man.rows) and all(r.words for r in man.rows))
+    asr_rec, no_text, asr_line = transcribe.prepare(man.rows, asr, asr_model, align)
+    if asr_line:
+        print(f"mmib extract: {asr_line}", file=sys.stderr)
+    bad = sorted(man.bad + [BadRow(r.clip.row, r.clip.id, why) for r, why in no_text], key=lambda b: b.row)
+    dropped = {r.clip.row for r, _ in no_text}
+    man.rows = [r for r in man.rows if r.clip.row not in dropped]
+    if strict and bad:
+        raise DataError(bad[0].line(where) + " (--strict)")
+    aligned = align == "words" or (align == "auto" and bool(man.rows)
+                                   and all(r.words or asr_rec is not None for r in man.rows))
     visual, optional, said = resolve_visual(visual, man.rows)
-    plan = Plan({"audio": audio, "visual": visual}, settings or {}, aligned, max_frames, visual_optional=optional)
+    plan = Plan({"audio": audio, "visual": visual}, settings or {}, aligned, max_frames, asr_rec,
+                visual_optional=optional)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     todo = [r for r in man.rows if not _part_path(parts, plan.key(r)).exists()]
@@ -296,11 +323,29 @@ def extract_manifest(manifest: str | Path, out: str | Path, *, audio: str | None
         for b in low:
             print(f"mmib extract: few faces {b.line(where)} (kept; --min-face skips such clips)", file=sys.stderr)
     good = [r for r in man.rows if r.clip.row in loaded]
+    infos = {r.clip.row: _part_info(_part_path(parts, plan.key(r))) or transcribe.provenance(r) for r in good}
+    good = transcribe.with_provenance(good, infos, where)  # keys above: of the manifest's rows, before ASR
     corpus = _assemble(good, plan, loaded, man, name or man.path.stem, where)
+    rows_file = transcribe.write_rows(out, good, infos, plan.asr is not None)
+    if rows_file is not None:
+        corpus.extraction["transcripts"] = transcribe.summary(list(infos.values()))
     converted.write(corpus, out)
     fresh = {r.clip.row for r in todo}
     extracted = sum(1 for r in good if r.clip.row in fresh)  # true counts: skipped clips are not "extracted"
-    return Result(corpus, out, bad, extracted, len(good) - extracted, report if lines else None, low, said)
+    return Result(corpus, out, bad, extracted, len(good) - extracted, report if lines else None,
+                  transcripts=corpus.extraction.get("transcripts", {}), transcripts_file=rows_file, low_face=low,
+                  visual=said)
+
+
+def _part_info(path: Path) -> dict[str, Any]:
+    """The transcript, word times and their provenance a part file carries."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        info = json.loads((f.metadata() or {}).get("row", "{}"))
+    if info.get("words"):
+        info["words"] = [tuple(w) for w in info["words"]]
+    return info
 
 
 def _load(parts: Path, plan: Plan, row: Row) -> dict[str, np.ndarray]:
