@@ -58,7 +58,8 @@ def auto(folder, tmp_path_factory):
     out, err = io.StringIO(), io.StringIO()
     ds = tmp_path_factory.mktemp("auto") / "auto.safetensors"
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        assert main(["extract", str(man), "-o", str(ds), "--audio", "opensmile", "--workers", "1", "-q"]) == 0
+        assert main(["extract", str(man), "-o", str(ds), "--audio", "opensmile", "--asr", "none", "--workers", "1",
+                     "-q"]) == 0
     return ds, out.getvalue(), err.getvalue()
 
 
@@ -92,7 +93,7 @@ def test_explicit_landmarks_names_the_row_without_video_and_min_face_skips(folde
     d, man = folder
     out = tmp_path / "lm.safetensors"
     assert main(["extract", str(man), "-o", str(out), "--visual", "landmarks", "--audio", "opensmile",
-                 "--min-face", "--face-floor", "0.3", "--workers", "1", "-q"]) == 0
+                 "--min-face", "--face-floor", "0.3", "--asr", "none", "--workers", "1", "-q"]) == 0
     cap = capsys.readouterr()
     assert "visual: landmarks\n" in cap.out and "skipped 3" in cap.out
     assert _line(cap.err, "audioonly") == f"mmib extract: skipped {man}:6: audioonly: {d / 'a.wav'}: no video track"
@@ -126,7 +127,7 @@ def test_training_sees_every_frame_of_an_extracted_clip(folder, auto, tmp_path):
              "words": "so:0.0:0.3 very:0.3:0.6 nice:0.6:1.0"} for i, s in enumerate(["train", "valid", "test"])]
     aligned = tmp_path / "aligned.safetensors"
     assert main(["extract", str(write_manifest(d, rows, "words.csv")), "-o", str(aligned), "--visual", "landmarks",
-                 "--audio", "opensmile", "--workers", "1", "-q"]) == 0
+                 "--audio", "opensmile", "--asr", "none", "--workers", "1", "-q"]) == 0
     data = build_dataset(DataConfig(path=str(aligned), modalities=["audio", "visual"], max_len=50))
     ex = data.train[0].inputs
     assert ex["audio"].shape[0] == ex["visual"].shape[0] == 3 and data.info["utterances_shortened"]["audio"] == 0
