@@ -37,7 +37,7 @@ SETTINGS: dict[str, Any] = {
                            # detector window is 80: the smallest rescaling that still finds it)
     "lost_every": 3,       # with no face, the whole frame is searched every N frames (others masked)
     "detect_every": 3,     # detect every N frames; between, the face is followed by its landmarks (the
-                           # detection is most of the cost: measured 12.4 -> 6.0 ms per frame)
+                           # detection is most of the cost: 4.1 -> 3.1 ms per frame, docs/own_data.md)
     "upsample": 0,         # dlib's own pyramid up-sampling of the searched picture (slower)
 }
 
