@@ -1,7 +1,10 @@
 """The ``mmib`` command: a thin layer that parses, calls one library function and prints.
 
 Each module here holds a few subcommands and a ``register(subparsers)`` function; add a
-module to ``COMMAND_MODULES`` to add commands.
+module to ``COMMAND_MODULES`` to add commands. Building the parser imports no torch, numpy
+or registry: a module imports what its command needs inside the command function (and
+registry names as :class:`~mmib.cli.common.LazyChoices`), so ``mmib --help`` starts at once
+(tests/test_first_hour.py checks it for every subcommand).
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ COMMAND_MODULES: list[str] = ["train", "predict", "studies", "tune", "plot", "ex
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(prog="mmib", description="Multimodal Information Bottleneck toolkit")
+    parser.add_argument("--version", action="version", version=f"mmib {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(sub)

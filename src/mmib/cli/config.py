@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from .. import config as config_mod
-from ..engine import check_config
 from .common import add_config_args, config_from_args
 
 
@@ -13,6 +12,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.action == "reference":
         print(config_mod.reference_markdown(), end="")
         return 0
+    from ..engine import check_config
+
     cfg = config_from_args(args)
     if args.action == "validate":
         check_config(cfg, source=args.config or "")  # every registry name, the pairings, the data file

@@ -38,18 +38,23 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..extract import EXTRACTORS
+    from .common import LazyChoices
 
-    def names(mod: str) -> list[str]:
-        return [n for n, s in EXTRACTORS.items() if s.modality == mod] + ["none"]
+    def names(mod: str) -> LazyChoices:  # the registry (and torch) load only to check a value
+        def read() -> list[str]:
+            from ..extract import EXTRACTORS
+
+            return [n for n, s in EXTRACTORS.items() if s.modality == mod] + ["none"]
+        return LazyChoices(read)
 
     p = sub.add_parser("extract", help="extract features from raw clips listed in a manifest into a dataset file")
     p.add_argument("manifest", help="CSV or JSONL: id, media, text, label, split (+ video, start, end, words, "
                                     "openface); docs/own_data.md")
     p.add_argument("-o", "--out", required=True, help="the dataset file to write (.safetensors)")
-    p.add_argument("--audio", default="librosa", choices=names("audio"), help="audio extractor (default librosa)")
-    p.add_argument("--visual", default="none", choices=names("visual"),
-                   help="visual extractor (default none)")
+    p.add_argument("--audio", default="librosa", choices=names("audio"), metavar="NAME",
+                   help="audio extractor: %(choices)s (default librosa)")
+    p.add_argument("--visual", default="none", choices=names("visual"), metavar="NAME",
+                   help="visual extractor: %(choices)s (default none)")
     p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     p.add_argument("--strict", action="store_true", help="stop at the first row or clip that cannot be used")
     p.add_argument("--max-frames", type=int, help="bound every stream to N frames by pooling (default: keep all)")

@@ -6,13 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from ..engine import Predictor
-from ..metrics import headline_keys
-from ..report import render_table
-from ..report.predictions import prediction_rows, write_rows
-
 
 MEDIA = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".wav", ".flac", ".mp3", ".m4a", ".ogg", ".aac"}
 
@@ -68,6 +61,13 @@ def _clip_rows(args: argparse.Namespace) -> list:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..engine import Predictor
+    from ..metrics import headline_keys
+    from ..report import render_table
+    from ..report.predictions import prediction_rows, write_rows
+
     model = Predictor.load(args.checkpoint, device=args.device)
     if args.input and (Path(args.input).suffix.lower() in MEDIA or _is_manifest(args.input)):
         examples = model.examples_from_clips(_clip_rows(args))
