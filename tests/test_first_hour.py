@@ -41,3 +41,31 @@ def test_help_and_version_import_no_heavy_module():
     assert len(lines) == len(argvs) and all(line.endswith(" []") for line in lines), r.stdout
     v = subprocess.run([sys.executable, "-m", "mmib", "--version"], capture_output=True, text=True)
     assert v.returncode == 0 and v.stdout.startswith("mmib 0.")
+
+
+def _tiny_cli(tmp_path) -> list[str]:
+    from conftest import TINY
+
+    return [a for kv in TINY for a in ("--set", kv)] + ["--out-dir", str(tmp_path)]
+
+
+def test_progress_shows_in_a_log_inside_each_epoch_and_after_each_seed(tmp_path):
+    """stderr a pipe (a log file, SLURM, CI): plain progress lines appear inside an epoch, before
+    its epoch line, and each seed's result is printed as that seed ends, before the next starts."""
+    import os
+
+    env = {**os.environ, "MMIB_PROGRESS_EVERY": "0"}
+    r = subprocess.run([sys.executable, "-m", "mmib", "train", *_tiny_cli(tmp_path), "--name", "log", "--epochs",
+                        "1", "--set", "train.progress=true", "--seeds", "2"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:]
+    lines = r.stdout.splitlines()
+    for seed, run in ((0, 1), (1, 2)):
+        start = lines.index(next(x for x in lines if x.startswith(f"[{run}/2] seed {seed}: training in")))
+        epoch = next(i for i, x in enumerate(lines) if i > start and x.startswith("epoch   1/1 train loss"))
+        inside = [x for x in lines[start:epoch] if x.startswith("epoch 1/1: ") and "batches" in x]
+        assert inside and "utt/s" in inside[0] and "ETA" in inside[0], lines[start:epoch]
+        done = next(i for i, x in enumerate(lines) if x.startswith(f"[{run}/2] seed {seed}: done in"))
+        assert done > epoch and "test Acc7" in lines[done] and "MAE" in lines[done]
+        if seed == 0:
+            assert done < lines.index(next(x for x in lines if x.startswith("[2/2] seed 1: training in")))

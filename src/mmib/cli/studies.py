@@ -95,8 +95,10 @@ def cmd_paper(args: argparse.Namespace) -> int:
                         train_log=echo(args))
     _report(res, args.markdown)
     if preset.after:
-        for f in preset.after(res, say):
-            print(f"wrote {f}")
+        said: list[str] = []
+        for f in preset.after(res, lambda m: (said.append(m), say(m))):
+            if f"wrote {f}" not in said:  # plots announce their files as they are written
+                say(f"wrote {f}")
     return 0
 
 
@@ -125,7 +127,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
     split = (lambda t: [x.strip() for x in t.split(",") if x.strip()] if t else None)
     res = run_robustness(args.paths, modalities=split(args.modalities), kinds_=split(args.kinds),
-                         rates=parse_rates(args.rates), repeats=args.repeats, log=None if args.quiet else say)
+                         rates=parse_rates(args.rates), repeats=args.repeats, log=None if args.quiet else say,
+                         progress=not args.quiet)
     print(report.tables(res))
     for out in args.out or []:
         print(f"wrote {write(res, out)}")

@@ -21,6 +21,7 @@ from ..data.corruptions import context_for, corrupt, find, input_type, kinds, rn
 from ..engine import Experiment, read_summary
 from ..engine.checkpoint import atomic_write_text
 from ..metrics import headline_keys, higher_is_better
+from ..progress import Progress
 from ..report import robustness as report
 from .stats import aggregate
 
@@ -63,27 +64,26 @@ def resolve(path: str | Path) -> list[tuple[str, list[Path]]]:
 
 
 def corrupted_results(exp: Experiment, *, modalities: Sequence[str], kinds_: Sequence[str], rates: Sequence[float],
-                 repeats: int = 1) -> list[dict[str, Any]]:
-    """One row per (modality, kind, rate, repeat) for one experiment: metrics and mean KL."""
+                      repeats: int = 1, progress: bool = False, desc: str = "robustness") -> list[dict[str, Any]]:
+    """One row per (modality, kind, rate, repeat) for one experiment: metrics and mean KL.
+    ``progress``: a bar (a terminal) or plain lines (a log) over these cells."""
     seed = exp.cfg.train.seed
     test = exp.data.test
     ctx = context_for(exp.data.train, list(exp.cfg.data.modalities), exp.get_tokenizer())
+    cells = [(m, k, r, rep) for m in modalities for k in kinds_ if find(k, input_type(test, m)) is not None
+             for r in rates for rep in range(repeats if r > 0 else 1)]
     rows = []
-    for m in modalities:
-        kind_of = input_type(test, m)
-        for k in kinds_:
-            if find(k, kind_of) is None:
-                continue
-            for r in rates:
-                for rep in range(repeats if r > 0 else 1):
-                    examples = corrupt(test, m, k, r, rng_for(seed, m, k, r, rep), ctx)
-                    if exp.text_cache is not None:
-                        examples = exp.text_cache.apply(examples, "test")
-                    torch.manual_seed(seed)
-                    p = exp.predict(examples)
-                    metrics = {**p.terms, **exp.score(p)}
-                    metrics.update({f"bottleneck_kl/{b}": float(v.mean()) for b, v in p.kl.items()})
-                    rows.append({"modality": m, "kind": k, "rate": r, "repeat": rep, "metrics": metrics})
+    bar = Progress(cells, desc=desc, unit="cell", enabled=progress)
+    for m, k, r, rep in bar:
+        examples = corrupt(test, m, k, r, rng_for(seed, m, k, r, rep), ctx)
+        if exp.text_cache is not None:
+            examples = exp.text_cache.apply(examples, "test")
+        torch.manual_seed(seed)
+        p = exp.predict(examples, progress=False)
+        bar.add_items(len(examples))
+        metrics = {**p.terms, **exp.score(p)}
+        metrics.update({f"bottleneck_kl/{b}": float(v.mean()) for b, v in p.kl.items()})
+        rows.append({"modality": m, "kind": k, "rate": r, "repeat": rep, "metrics": metrics})
     return rows
 
 
@@ -126,8 +126,10 @@ def summarise(label: str, runs: list[Path], rows_per_run: dict[str, list[dict[st
 
 def run_robustness(paths: Sequence[str | Path], *, modalities: Sequence[str] | None = None,
                    kinds_: Sequence[str] | None = None, rates: Sequence[float] = (0.0, 0.3, 0.6, 0.9),
-                   repeats: int = 1, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Every run of every path under every corruption; returns the JSON-ready result."""
+                   repeats: int = 1, log: Callable[[str], None] | None = None,
+                   progress: bool = False) -> dict[str, Any]:
+    """Every run of every path under every corruption; returns the JSON-ready result.
+    ``progress``: per run, a bar or plain lines over its corruption cells."""
     log = log or (lambda m: None)
     kinds_ = list(kinds_ or kinds())
     for k in kinds_:
@@ -142,7 +144,8 @@ def run_robustness(paths: Sequence[str | Path], *, modalities: Sequence[str] | N
             if not mods:
                 raise ValueError(f"{run}: the model uses {exp.cfg.data.modalities}, none of {list(modalities or [])}")
             log(f"{label}: {run.name} ({len(mods)} modalities x {len(kinds_)} kinds x {len(rates)} rates)")
-            per_run[str(run)] = corrupted_results(exp, modalities=mods, kinds_=kinds_, rates=rates, repeats=repeats)
+            per_run[str(run)] = corrupted_results(exp, modalities=mods, kinds_=kinds_, rates=rates, repeats=repeats,
+                                                  progress=progress, desc=f"robustness {label}/{run.name}")
         res = summarise(label, runs, per_run)
         res["seeds"] = [read_summary(r)["seed"] for r in runs]
         res["variant"] = read_summary(runs[0])["variant"]
