@@ -69,3 +69,32 @@ def test_progress_shows_in_a_log_inside_each_epoch_and_after_each_seed(tmp_path)
         assert done > epoch and "test Acc7" in lines[done] and "MAE" in lines[done]
         if seed == 0:
             assert done < lines.index(next(x for x in lines if x.startswith("[2/2] seed 1: training in")))
+
+
+def test_sigterm_mid_epoch_with_sigint_ignored_stops_cleanly_and_resumes_identical(tmp_path):
+    """A job started in the background (SIGINT ignored) gets SIGTERM (SLURM, kill) in the middle
+    of epoch 2: exit 143, one line with the resume command, and --resume ends with the metrics of
+    the uninterrupted run."""
+    import json
+    import os
+    import signal
+
+    from conftest import tiny_config
+    from mmib.cli import main
+    from mmib.engine import fit
+
+    whole = fit(tiny_config(tmp_path, "name='whole'", "train.epochs=2"))
+    cfg = tmp_path / "cfg.toml"
+    tiny_config(tmp_path, "train.epochs=2").save(cfg)
+    env = {**os.environ, "MMIB_FAULT": "step:6:sigterm"}  # epoch 2, its second of 4 steps
+    r = subprocess.run([sys.executable, "-m", "mmib", "train", "-c", str(cfg), "--name", "term", "-q"],
+                       capture_output=True, text=True, env=env, cwd=ROOT,
+                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    run = tmp_path / "term"
+    assert r.returncode == 143, r.stderr[-2000:]
+    err = [x for x in r.stderr.splitlines() if x.strip() and not x.startswith("mmib: warning:")]
+    assert err == [f"mmib train: stopped by SIGTERM; every completed epoch is saved: continue with mmib train "
+                   f"--resume {run}"], r.stderr
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1 and not (run / "summary.json").exists()
+    assert main(["train", "--resume", str(run), "-q"]) == 0
+    assert json.loads((run / "summary.json").read_text())["test"] == whole["test"]

@@ -27,6 +27,7 @@ from .checkpoint import (CorruptFileError, DamagedFileWarning, atomic_write_text
 from .checks import check_config
 from .evaluate import summarize
 from .experiment import Experiment, trainable_state
+from .interrupt import note_run, safe_point
 from .loop import train_one_epoch
 from .rundir import RunExistsError, RunLock, clear_run, has_run, read_log, read_summary, run_dir_for
 from .seed import epoch_generator, resolve_device, rng_state, set_rng_state
@@ -254,22 +255,23 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
                                       "train": train_terms, "valid": valid, "selected": improved}
             if c.log_test_every_epoch:
                 record["test_every_epoch (not used for selection)"], _ = exp.evaluate("test")
-            if improved:
-                best_score, best_epoch = score, epoch
+            with safe_point():  # Ctrl-C / SIGTERM here act once the epoch's files are written
+                if improved:
+                    best_score, best_epoch = score, epoch
+                    if main:
+                        save_weights(run_dir / "best.safetensors", trainable_state(exp.model, exp.objective), toml,
+                                     {"epoch": epoch, "valid": valid, "data": data_info})
+                history.append(record)
                 if main:
-                    save_weights(run_dir / "best.safetensors", trainable_state(exp.model, exp.objective), toml,
-                                 {"epoch": epoch, "valid": valid, "data": data_info})
-            history.append(record)
-            if main:
-                atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
-                trackers.epoch(record, [(g.get("name", str(i)), g["lr"]) for i, g in enumerate(opt.param_groups)])
-                save_state(state_path, {
-                    "model": exp.model.state_dict(), "objective": exp.objective.state_dict(),
-                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else {},
-                    "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
-                    "scaler": scaler.state_dict() if scaler is not None else {}, "world_size": world.size,
-                    "precision": precision_name(exp.amp),
-                })
+                    atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+                    trackers.epoch(record, [(g.get("name", str(i)), g["lr"]) for i, g in enumerate(opt.param_groups)])
+                    save_state(state_path, {
+                        "model": exp.model.state_dict(), "objective": exp.objective.state_dict(),
+                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else {},
+                        "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
+                        "scaler": scaler.state_dict() if scaler is not None else {}, "world_size": world.size,
+                        "precision": precision_name(exp.amp),
+                    })
             distributed.barrier(world)  # the epoch's files are complete before any rank goes on
             faults.point("epoch_end")
             shown = "" if sel == "loss" else f" {sel} {score:.4f}"  # the selection metric, when not the loss
@@ -286,7 +288,9 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
             atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
             if not c.keep_state:
                 remove_state(run_dir)  # finished: resume needs nothing more
-    except BaseException:
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):
+            note_run(e, run_dir)  # the command line names the folder to resume
         trackers.finish(None, ok=False)
         raise
     trackers.finish(summary, ok=True)

@@ -14,6 +14,7 @@ from ..models import MIBModel, MIBOutput
 from ..objectives import MIBObjective
 from ..objectives.kl import gaussian_kl
 from ..progress import Progress
+from . import faults
 from .distributed import SINGLE, World, all_finite, average_gradients, shard_batches, sum_over_ranks
 from .speed import autocast, float_outputs
 
@@ -146,6 +147,7 @@ def train_one_epoch(
         n += len(batch)
         bar.add_items(len(batch) * world.size)
         bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
+        faults.point("step")
     if world.active:  # every rank's sums: the epoch's means over all utterances
         total = sum_over_ranks({**sums, " n": float(n)}, world)
         n = int(total.pop(" n"))
