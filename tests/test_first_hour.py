@@ -100,29 +100,31 @@ def test_sigterm_mid_epoch_with_sigint_ignored_stops_cleanly_and_resumes_identic
     assert json.loads((run / "summary.json").read_text())["test"] == whole["test"]
 
 
-def test_configs_mosi_offline_is_described_with_the_fix_and_training_refuses_with_it(tmp_path):
+def test_configs_mosi_offline_is_described_with_the_fix_and_training_refuses_with_it(tmp_path, monkeypatch,
+                                                                                       capsys):
     """configs/mosi.toml names bert-base-uncased, which cannot be downloaded offline: config show
     and config validate exit 0 and print the fix; training refuses in one line with the same fix."""
-    import os
+    import huggingface_hub.constants as hf
 
     from fixtures_data import write_mmsa
+    from mmib.cli import main
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}  # an empty cache
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(hf, "HF_HUB_CACHE", str(tmp_path / "hf"))  # an empty cache; HF_HUB_OFFLINE is set
     fix = ("to use it here, give a local copy (--text-encoder /path/to/bert-base-uncased: a folder with config.json, "
            "weights and tokenizer files) or use --text-encoder minilm (shipped, works offline)")
-
-    def mmib(*args):
-        return subprocess.run([sys.executable, "-m", "mmib", *args], capture_output=True, text=True, env=env, cwd=ROOT)
-
-    show = mmib("config", "show", "-c", "configs/mosi.toml", "--beta", "1e-4")
-    assert show.returncode == 0 and "beta = 0.0001" in show.stdout and 'text_encoder = "bert-base-uncased"' in show.stdout
-    assert "mmib config: note: configs/mosi.toml: model.text_encoder: 'bert-base-uncased'" in show.stderr
-    assert fix in show.stderr
-    valid = mmib("config", "validate", "-c", "configs/mosi.toml")
-    assert valid.returncode == 0 and valid.stdout.startswith("configs/mosi.toml: valid; to train it here, 2 thing(s)")
-    assert "pass --data-path FILE" in valid.stdout and fix in valid.stdout
+    assert main(["config", "show", "-c", "configs/mosi.toml", "--beta", "1e-4"]) == 0
+    show = capsys.readouterr()
+    assert "beta = 0.0001" in show.out and 'text_encoder = "bert-base-uncased"' in show.out
+    assert "mmib config: note: configs/mosi.toml: model.text_encoder: 'bert-base-uncased'" in show.err
+    assert fix in show.err
+    assert main(["config", "validate", "-c", "configs/mosi.toml"]) == 0
+    valid = capsys.readouterr().out
+    assert valid.startswith("configs/mosi.toml: valid; to train it here, 2 thing(s)")
+    assert "pass --data-path FILE" in valid and fix in valid
     data = write_mmsa(tmp_path / "mosi.pkl", aligned=False, neg_inf=False)
-    train = mmib("train", "-c", "configs/mosi.toml", "--data-path", str(data), "--out-dir", str(tmp_path))
-    assert train.returncode == 2 and len(train.stderr.strip().splitlines()) == 1, train.stderr
-    assert train.stderr.startswith("mmib train: error: configs/mosi.toml: model.text_encoder: 'bert-base-uncased'")
-    assert fix in train.stderr and not (tmp_path / "mosi").exists()
+    assert main(["train", "-c", "configs/mosi.toml", "--data-path", str(data), "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("mmib train: error: configs/mosi.toml: model.text_encoder: 'bert-base-uncased'")
+    assert fix in err and not (tmp_path / "mosi").exists()
