@@ -128,3 +128,49 @@ def test_configs_mosi_offline_is_described_with_the_fix_and_training_refuses_wit
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith("mmib train: error: configs/mosi.toml: model.text_encoder: 'bert-base-uncased'")
     assert fix in err and not (tmp_path / "mosi").exists()
+
+
+BETA_SPACE = """
+[params."objective.beta"]
+type = "categorical"
+choices = [1e-4, 100.0]
+[pruner]
+type = "none"
+[sampler]
+seed = 0
+"""
+
+
+def test_tune_scores_trials_without_the_kl_term_and_warns_when_the_metric_holds_it(tmp_path, capsys):
+    """A space over beta where the validation loss would reward the smaller beta (100 x KL dwarfs
+    any difference in the task loss): the default objective is the task loss of the final
+    prediction, so each trial's value holds no KL; --metric loss warns before any trial."""
+    import json
+
+    import pytest as _pytest
+
+    from conftest import tiny_config
+    from mmib.cli import main
+    from mmib.studies.storage import load_study
+    from mmib.studies.tune import ObjectiveWarning
+
+    cfg, space = tmp_path / "tiny.toml", tmp_path / "beta.toml"
+    tiny_config(tmp_path, "name='beta'", "train.epochs=1").save(cfg)
+    space.write_text(BETA_SPACE)
+    assert main(["tune", "-c", str(cfg), "--space", str(space), "--trials", "2", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "task/fused on valid (minimize, no regulariser term)" in out
+    study = load_study(str(tmp_path / "beta" / "study.db"), "beta")
+    assert study.user_attrs["objective"]["metric"] == "task/fused" and study.user_attrs["objective"]["regulariser_free"]
+    trials = {t.params["objective.beta"]: t for t in study.trials}
+    assert sorted(trials) == [1e-4, 100.0]  # both betas tried (sampler seed 0)
+    valid = {b: json.loads((tmp_path / "beta" / f"trial-{t.number}" / "summary.json").read_text())["valid"]
+             for b, t in trials.items()}
+    assert min(valid, key=lambda b: valid[b]["loss"]) == 1e-4  # the loss would pick the smallest beta...
+    for b, t in trials.items():  # ...the objective is the task loss alone: no beta x KL in it
+        assert t.value == _pytest.approx(valid[b]["task/fused"]) and t.value < valid[b]["loss"]
+    assert study.best_trial.params["objective.beta"] == min(valid, key=lambda b: valid[b]["task/fused"])
+    with _pytest.warns(ObjectiveWarning, match=r"'loss' on valid holds a term that the searched objective.beta"):
+        assert main(["tune", "-c", str(cfg), "--space", str(space), "--trials", "0", "--study", "by-loss",
+                     "--metric", "loss", "-q"]) == 0
+    assert "scaled by the searched objective.beta" in capsys.readouterr().out

@@ -75,7 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", metavar="URL", help="where the study lives (default: sqlite <out_dir>/<study>/"
                                                     "study.db); workers sharing it share the trials")
     p.add_argument("--study", metavar="NAME", help="the study's name (default: the config's name)")
-    p.add_argument("--metric", help="validation quantity to optimise (default: train.select_metric)")
+    p.add_argument("--metric", help="validation quantity to optimise (default: train.select_metric, or task/fused "
+                                    "when that is the loss: beta x KL in the loss would favour a small beta)")
     p.add_argument("--seeds", metavar="N|LIST", help="train each trial with several seeds (a seed group); the "
                                                      "objective is their mean")
     add_quiet(p)
