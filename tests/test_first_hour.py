@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from eval_runs import eval_runs  # noqa: F401  (session fixture: trained runs shared with other test files)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 HEAVY = ("torch", "transformers", "numpy", "sklearn", "matplotlib", "optuna")
@@ -174,3 +176,43 @@ def test_tune_scores_trials_without_the_kl_term_and_warns_when_the_metric_holds_
         assert main(["tune", "-c", str(cfg), "--space", str(space), "--trials", "0", "--study", "by-loss",
                      "--metric", "loss", "-q"]) == 0
     assert "scaled by the searched objective.beta" in capsys.readouterr().out
+
+
+def test_one_metric_vocabulary_in_every_output_and_distinct_robustness_labels(eval_runs, tmp_path, capsys):
+    """Tables, mmib compare (text and CSV), mmib robustness (text, JSON names, CSV) and the plot's
+    labels name each metric the same way; two runs that are both seed-0 get distinct labels."""
+    import csv
+    import json
+    import shutil
+
+    from mmib.cli import main
+    from mmib.metrics import display_name
+    from mmib.report.robustness import curves_figure
+
+    names = ["Acc7", "Acc2 has0", "F1 has0", "Acc2 non0", "F1 non0", "MAE", "Corr"]
+    keys = ["Mult_acc_7", "Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score"]
+    assert [display_name(k) for k in keys] == names[:5]
+    cm = eval_runs / "cm"
+    assert main(["evaluate", str(cm / "seed-0")]) == 0
+    table = capsys.readouterr().out
+    assert main(["compare", str(cm), str(cm), "-o", str(tmp_path / "c.csv")]) == 0
+    compared = capsys.readouterr().out
+    other = tmp_path / "other" / "seed-0"  # another group's seed-0
+    shutil.copytree(cm / "seed-0", other)
+    out = [str(tmp_path / f"r.{x}") for x in ("json", "csv")]
+    assert main(["robustness", str(cm / "seed-0"), str(other), "--rates", "0,0.5", "--kinds", "noise",
+                 "--modalities", "audio", "-q", "-o", out[0], "-o", out[1]]) == 0
+    robust = capsys.readouterr().out
+    for text in (table, compared, robust):
+        assert all(n in text for n in names) and not any(k in text for k in keys), text
+    assert "paired tests" in compared and "\n  Acc7 " in compared  # the tests' rows too
+    header = next(csv.reader(open(tmp_path / "c.csv")))
+    assert [h for h in header if h.endswith(" mean")] == [f"{n} mean" for n in names]
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert [m["label"] for m in res["models"]] == ["cm/seed-0", "other/seed-0"]
+    assert [res["models"][0]["metric_names"][k] for k in keys] == names[:5]
+    header = next(csv.reader(open(tmp_path / "r.csv")))
+    assert {f"{n} mean" for n in names} <= set(header) and not any(k in " ".join(header) for k in keys)
+    ax = curves_figure(res).axes[0]
+    assert ax.get_ylabel() == "Acc2 has0 (%)" and "test Acc2 has0 under" in curves_figure(res)._suptitle.get_text()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cm/seed-0 (cmib)", "other/seed-0 (cmib)"]

@@ -23,7 +23,7 @@ from .basic import (MetricWarning, accuracy, balanced_accuracy, mult_acc, pearso
 from .conventions import CONVENTIONS, DEFAULT_CONVENTION, Convention, get_convention
 from .families import (FAMILIES, SIMS_EDGES, emotion_acc_f1, emotion_wa_auc, sentiment_metrics,
                        sentiment_sims)
-from .headline import HEADLINE, LOWER_IS_BETTER, family_of, headline, headline_keys, higher_is_better, is_percent
+from .headline import HEADLINE, LOWER_IS_BETTER, display_name, family_of, headline, headline_keys, higher_is_better, is_percent
 
 TASK_FAMILIES = {"regression": "sentiment", "multilabel": "emotion_acc_f1"}
 """The family a task is scored with when neither the config nor the dataset names one."""
@@ -49,7 +49,7 @@ def compute(task: str, pred: np.ndarray, labels: np.ndarray, label_names: list[s
 
 
 __all__ = ["CONVENTIONS", "DEFAULT_CONVENTION", "FAMILIES", "HEADLINE", "LOWER_IS_BETTER", "SIMS_EDGES",
-           "Convention", "MetricWarning", "accuracy", "balanced_accuracy", "compute", "emotion_acc_f1",
+           "Convention", "MetricWarning", "accuracy", "balanced_accuracy", "compute", "display_name", "emotion_acc_f1",
            "emotion_wa_auc", "family_of", "get_convention", "headline", "headline_keys", "higher_is_better",
            "is_percent", "mult_acc", "pearson", "resolve_family", "roc_auc", "sentiment_metrics",
            "sentiment_sims", "weighted_f1"]

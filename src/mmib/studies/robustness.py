@@ -20,7 +20,7 @@ import torch
 from ..data.corruptions import context_for, corrupt, find, input_type, kinds, rng_for
 from ..engine import Experiment, read_summary
 from ..engine.checkpoint import atomic_write_text
-from ..metrics import headline_keys, higher_is_better
+from ..metrics import display_name, headline_keys, higher_is_better
 from ..progress import Progress
 from ..report import robustness as report
 from .stats import aggregate
@@ -60,6 +60,30 @@ def resolve(path: str | Path) -> list[tuple[str, list[Path]]]:
     if not out:
         raise FileNotFoundError(f"{path}: neither a finished run (summary.json) nor a seed group or sweep with "
                                 "finished seeds")
+    return out
+
+
+def unique_labels(found: list[tuple[Path, tuple[str, list[Path]]]]) -> list[tuple[str, list[Path]]]:
+    """Each model's label, distinct across the paths given: a seed's run is ``group/seed-k``;
+    labels that still collide (``a/seed-0`` under two folders) take more of their path."""
+    def name(path: Path, label: str, depth: int) -> str:
+        if label != path.name:  # a sweep's cell: its row label, under the sweep's path
+            return "/".join([*path.parts[-depth:], label]) if depth else label
+        return "/".join(path.parts[-(depth + (2 if path.name.startswith("seed-") else 1)):])
+
+    depth = [0] * len(found)
+    for _ in range(max((len(p.parts) for p, _ in found), default=0)):  # lengthen only the colliding labels
+        labels = [name(p, label, d) for (p, (label, _)), d in zip(found, depth)]
+        clash = [labels.count(x) > 1 for x in labels]
+        if not any(clash):
+            break
+        depth = [d + c for d, c in zip(depth, clash)]
+    labels = [name(p, label, d) for (p, (label, _)), d in zip(found, depth)]
+    seen: dict[str, int] = {}
+    out = []
+    for label, (_, (_, runs)) in zip(labels, found):
+        seen[label] = seen.get(label, 0) + 1
+        out.append((label if seen[label] == 1 else f"{label} #{seen[label]}", runs))
     return out
 
 
@@ -121,7 +145,8 @@ def summarise(label: str, runs: list[Path], rows_per_run: dict[str, list[dict[st
                         "auc": {key: _auc(rates, [c["mean"][key] for c in pts]) for key in keys if key in first},
                         "drop": {key: _drop(key, pts[0]["mean"][key], pts[-1]["mean"][key])
                                  for key in keys if key in first}})
-    return {"label": label, "runs": [str(r) for r in runs], "curves": curves, "summary": summary, "keys": keys}
+    return {"label": label, "runs": [str(r) for r in runs], "curves": curves, "summary": summary, "keys": keys,
+            "metric_names": {k: display_name(k) for k in keys}}
 
 
 def run_robustness(paths: Sequence[str | Path], *, modalities: Sequence[str] | None = None,
@@ -136,7 +161,7 @@ def run_robustness(paths: Sequence[str | Path], *, modalities: Sequence[str] | N
         if k not in kinds():
             raise ValueError(f"--kinds {k}: unknown corruption kind; expected one of {', '.join(kinds())}")
     models = []
-    for label, runs in [m for path in paths for m in resolve(path)]:
+    for label, runs in unique_labels([(p, m) for path in paths for p, m in [(Path(path), m) for m in resolve(path)]]):
         per_run = {}
         for run in runs:
             exp = Experiment.load(run)
