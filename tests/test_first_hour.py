@@ -73,7 +73,7 @@ def test_progress_shows_in_a_log_inside_each_epoch_and_after_each_seed(tmp_path)
             assert done < lines.index(next(x for x in lines if x.startswith("[2/2] seed 1: training in")))
 
 
-def test_sigterm_mid_epoch_with_sigint_ignored_stops_cleanly_and_resumes_identical(tmp_path):
+def test_sigterm_mid_epoch_with_sigint_ignored_stops_cleanly_and_resumes_identical(tmp_path, capsys):
     """A job started in the background (SIGINT ignored) gets SIGTERM (SLURM, kill) in the middle
     of epoch 2: exit 143, one line with the resume command, and --resume ends with the metrics of
     the uninterrupted run."""
@@ -98,8 +98,11 @@ def test_sigterm_mid_epoch_with_sigint_ignored_stops_cleanly_and_resumes_identic
     assert err == [f"mmib train: stopped by SIGTERM; every completed epoch is saved: continue with mmib train "
                    f"--resume {run}"], r.stderr
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1 and not (run / "summary.json").exists()
+    capsys.readouterr()
     assert main(["train", "--resume", str(run), "-q"]) == 0
     assert json.loads((run / "summary.json").read_text())["test"] == whole["test"]
+    # the result names the baseline a model must beat (item 7)
+    assert "baseline (always predicting the training mean): Acc7 " in capsys.readouterr().out
 
 
 def test_configs_mosi_offline_is_described_with_the_fix_and_training_refuses_with_it(tmp_path, monkeypatch,
@@ -216,3 +219,36 @@ def test_one_metric_vocabulary_in_every_output_and_distinct_robustness_labels(ev
     ax = curves_figure(res).axes[0]
     assert ax.get_ylabel() == "Acc2 has0 (%)" and "test Acc2 has0 under" in curves_figure(res)._suptitle.get_text()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cm/seed-0 (cmib)", "other/seed-0 (cmib)"]
+
+
+def test_small_items_of_the_first_hour(eval_runs, tmp_path, capsys, monkeypatch):
+    """Parameter counts with separators; data inspect never prints None; predicted labels as
+    written (-1.2, not -1.2000000476837158); a busy machine hints at one thread."""
+    import csv
+    import os
+    import re
+
+    import numpy as np
+
+    from fixtures_data import write_mmsa
+    from mmib.cli import main
+    from mmib.data.inspect import render, report
+    from mmib.data.readers import load_corpus
+    from mmib.engine.fit import busy_note
+
+    assert main(["model", "summary", "--text-encoder", "tiny-config", "--set", "model.d=10",
+                 "--set", "model.n_heads=2"]) == 0
+    assert re.fullmatch(r"total parameters: \d{1,3}(,\d{3})+", capsys.readouterr().out.strip().splitlines()[-1])
+    rep = report(load_corpus(write_mmsa(tmp_path / "m.pkl", aligned=False, neg_inf=False), log=False))
+    rep["source"] = {"converted_file": str(tmp_path / "x.safetensors"), "converted_sha256": "ab12"}  # extracted
+    text = render(rep)
+    assert "None" not in text and "source    extracted by mmib extract" in text and "ab12 (this file)" in text
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(eval_runs / "cm" / "seed-0"), "-o", str(out)]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert all(r["label"] == str(np.float32(r["label"])) for r in rows)  # the shortest decimal of each
+    assert max(len(r["label"]) for r in rows) <= 12
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.5, 7.0, 6.0))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert "load 7.5 on 2 cores) and torch uses 2 threads" in busy_note(2) and "OMP_NUM_THREADS=1" in busy_note(2)
+    assert busy_note(1) is None

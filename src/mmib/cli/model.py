@@ -40,11 +40,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
     total = count(model)
     trainable = count(model, trainable_only=True)
     if trainable != total:
-        print(f"trainable parameters: {trainable}")
-    print(f"total parameters: {total}")
+        print(f"trainable parameters: {trainable:,}")
+    print(f"total parameters: {total:,}")
     if is_trainable(cfg.objective.constraint):
         est = build_objective(cfg, "regression", model.bottlenecks())
-        print(f"estimator parameters: {count(est)} ({cfg.objective.constraint}, one network per bottleneck: "
+        print(f"estimator parameters: {count(est):,} ({cfg.objective.constraint}, one network per bottleneck: "
               "trained beside the model, not part of it, not used at prediction)")
     return 0
 

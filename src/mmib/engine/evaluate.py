@@ -9,15 +9,35 @@ numbers bit for bit.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from ..metrics import resolve_family
+from ..metrics import MetricWarning, compute, resolve_family
 from .checkpoint import atomic_write_text
 from .experiment import Experiment
 from .speed import precision_name
+
+
+def baseline(exp: Experiment, split: str = "test") -> dict[str, float]:
+    """The metrics of a model that ignores its inputs on ``split``: it always predicts the
+    training labels' mean (sentiment) or each emotion's training prevalence (as a logit). A
+    trained model should beat it; its warnings (constant predictions) are the point, not shown."""
+    train = np.stack([ex.label for ex in exp.data.train]).astype(np.float64)
+    labels = np.stack([ex.label for ex in exp.data.split(split)]).astype(np.float64)
+    if exp.task == "regression":
+        const = train.mean(0)
+    else:
+        p = np.clip((train > 0.5).mean(0), 1e-6, 1 - 1e-6)
+        const = np.log(p / (1 - p))
+    e = exp.cfg.eval
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)
+        return compute(exp.task, np.tile(const, (len(labels), 1)), labels, exp.data.label_names,
+                       convention=e.convention, family=e.metrics, default=exp.data.metrics)
 
 
 def summarize(exp: Experiment, run_dir: Path) -> dict[str, Any]:
@@ -46,6 +66,7 @@ def summarize(exp: Experiment, run_dir: Path) -> dict[str, Any]:
         "parameters": sum(p.numel() for p in exp.model.parameters()),
         "valid": valid,
         "test": test,
+        "baseline_test": baseline(exp),
     }
 
 
@@ -59,4 +80,4 @@ def evaluate_run(run_dir: str | Path, *, write: bool = False, overrides: list[st
     return summary
 
 
-__all__ = ["evaluate_run", "summarize"]
+__all__ = ["baseline", "evaluate_run", "summarize"]

@@ -9,12 +9,15 @@ lines go to ``log`` (the CLI passes ``print``). Files: :mod:`mmib.engine.rundir`
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
+
+import torch
 
 from .. import config as config_mod
 from ..data.corruptions import augment, context_for
@@ -62,6 +65,19 @@ class FitResult(Mapping[str, Any]):
 
 def _quiet(_: str) -> None:
     pass
+
+
+def busy_note(threads: int) -> str | None:
+    """A hint when the CPU is shared: with more runnable processes than cores, torch's threads
+    wait for each other, and one thread per process is often several times faster."""
+    try:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    except OSError:
+        return None
+    if threads <= 1 or load <= cores:
+        return None
+    return (f"note: this machine is busy (load {load:.1f} on {cores} cores) and torch uses {threads} threads: "
+            "on a shared machine one thread is often several times faster (OMP_NUM_THREADS=1; docs/speed.md)")
 
 
 def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = False,
@@ -221,7 +237,12 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
         f"{sizes['train']}/{sizes['valid']}/{sizes['test']} | {cfg.model.variant} + {cfg.model.fusion} "
         f"| {sum(p.numel() for p in exp.model.parameters()):,} parameters | {exp.device} "
         f"{precision_name(exp.amp)}"
-        + (f" | {world.size} processes (torchrun)" if world.active else ""))
+        + (f" | {world.size} processes (torchrun)" if world.active else "")
+        + (f" | {torch.get_num_threads()} threads" if exp.device.type == "cpu" else ""))
+    if exp.device.type == "cpu":
+        busy = busy_note(torch.get_num_threads())
+        if busy:
+            log(busy)
     if exp.text_cache is not None:
         if main:  # rank 0 builds the cache; the others then read it
             for split in ("train", "valid", "test"):

@@ -66,9 +66,13 @@ def metrics_table(summary: dict[str, Any], split: str = "test", *, markdown: boo
     sizes = summary["sizes"]
     table = render_table([(summary["name"], metrics)], cols, markdown=markdown)
     conv = convention_caption(summary.get("metric_family"), summary["metric_convention"])
-    return (f"\n{split} metrics of {summary['name']} (selected epoch {summary['best_epoch']} by "
+    text = (f"\n{split} metrics of {summary['name']} (selected epoch {summary['best_epoch']} by "
             f"validation; {summary['variant']} + {summary['fusion']}; {conv}; train/valid/test = "
             f"{sizes['train']}/{sizes['valid']}/{sizes['test']})\n{table}")
+    if split == "test" and summary.get("baseline_test") and not markdown:
+        what = "the training mean" if summary.get("task") == "regression" else "each emotion's training rate"
+        text += f"baseline (always predicting {what}): {metrics_line(summary['baseline_test'])}\n"
+    return text
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
