@@ -238,7 +238,8 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
         f"| {sum(p.numel() for p in exp.model.parameters()):,} parameters | {exp.device} "
         f"{precision_name(exp.amp)}"
         + (f" | {world.size} processes (torchrun)" if world.active else "")
-        + (f" | {torch.get_num_threads()} threads" if exp.device.type == "cpu" else ""))
+        + (f" | {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}"
+           if exp.device.type == "cpu" else ""))
     if exp.device.type == "cpu":
         busy = busy_note(torch.get_num_threads())
         if busy:
