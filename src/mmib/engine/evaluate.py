@@ -9,35 +9,16 @@ numbers bit for bit.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from ..metrics import MetricWarning, compute, resolve_family
+from ..metrics import confusion, resolve_family
+from .baselines import baseline_results
 from .checkpoint import atomic_write_text
 from .experiment import Experiment
 from .speed import precision_name
-
-
-def baseline(exp: Experiment, split: str = "test") -> dict[str, float]:
-    """The metrics of a model that ignores its inputs on ``split``: it always predicts the
-    training labels' mean (sentiment) or each emotion's training prevalence (as a logit). A
-    trained model should beat it; its warnings (constant predictions) are the point, not shown."""
-    train = np.stack([ex.label for ex in exp.data.train]).astype(np.float64)
-    labels = np.stack([ex.label for ex in exp.data.split(split)]).astype(np.float64)
-    if exp.task == "regression":
-        const = train.mean(0)
-    else:
-        p = np.clip((train > 0.5).mean(0), 1e-6, 1 - 1e-6)
-        const = np.log(p / (1 - p))
-    e = exp.cfg.eval
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MetricWarning)
-        return compute(exp.task, np.tile(const, (len(labels), 1)), labels, exp.data.label_names,
-                       convention=e.convention, family=e.metrics, default=exp.data.metrics)
 
 
 def summarize(exp: Experiment, run_dir: Path) -> dict[str, Any]:
@@ -45,8 +26,13 @@ def summarize(exp: Experiment, run_dir: Path) -> dict[str, Any]:
     selected epoch), with everything needed to read them."""
     torch.manual_seed(exp.cfg.train.seed)  # sampled inference draws the same z on every path
     valid, _ = exp.evaluate("valid")
-    test, _ = exp.evaluate("test")
+    test, p = exp.evaluate("test")
     c, d = exp.cfg, exp.data
+    extra: dict[str, Any] = {}
+    if exp.task == "multiclass":
+        extra["confusion"] = {"split": "test", **confusion(p.pred, p.labels, d.label_names)}
+    if c.eval.baselines:
+        extra["baselines"] = baseline_results(exp.task, d.train, d.test, exp.compute)
     return {
         "run": str(run_dir),
         "name": Path(run_dir).name,
@@ -60,13 +46,13 @@ def summarize(exp: Experiment, run_dir: Path) -> dict[str, Any]:
         "epochs": c.train.epochs,
         "sizes": d.sizes,
         "metric_convention": c.eval.convention,
-        "metric_family": resolve_family(c.eval.metrics, exp.task, d.metrics),
+        "metric_family": resolve_family(c.eval.metrics, exp.task, exp.metric_default),
         "inference": c.model.inference,
         "precision": {"used": precision_name(exp.amp), "why": exp.precision_note},
         "parameters": sum(p.numel() for p in exp.model.parameters()),
         "valid": valid,
         "test": test,
-        "baseline_test": baseline(exp),
+        **extra,
     }
 
 
@@ -80,4 +66,4 @@ def evaluate_run(run_dir: str | Path, *, write: bool = False, overrides: list[st
     return summary
 
 
-__all__ = ["baseline", "evaluate_run", "summarize"]
+__all__ = ["evaluate_run", "summarize"]
