@@ -16,6 +16,7 @@ non-finite values like the other readers.
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..data.corpus import Corpus, CorpusSplit, Ragged
+from ..data.budget import Budget, BudgetExceeded, short
 from ..data.validate import SPLITS, DataError, RepairLog
 from .align import align_to_words
 from .registry import Stream
@@ -49,41 +51,128 @@ def _h5py():
     return h5py
 
 
-def load_sequence(path: str | Path) -> Sequence:
-    """Read a whole ``.csd`` file; one clear DataError for a layout that is not the SDK's."""
+def _refuse_links(f: Any, path: Path, allow_links: bool) -> None:
+    """External links, soft links that do not resolve inside the file, and virtual datasets
+    reading another file are refused by name before anything is read (a value from another
+    file would otherwise become a label without a word)."""
+    if allow_links:
+        return
+    h5py = _h5py()
+    links: list[tuple[str, Any]] = []
+    f.visit_links(lambda name, *_: links.append((name, f.get(name, getlink=True))))  # links are not followed
+
+    def refuse(what: str, more: int) -> DataError:
+        return DataError(f"{path}: {what}: refused (it would read outside this file"
+                         + (f"; {more} more such link(s)" if more else "")
+                         + "); pass --allow-links if you trust every file it names")
+
+    ext = [f"'{n}' is an external link to {short(lk.filename)[1:-1]}:{short(lk.path)[1:-1]}"
+           for n, lk in links if isinstance(lk, h5py.ExternalLink)]
+    if ext:
+        raise refuse(ext[0], len(ext) - 1)
+    for name, lk in links:  # no external link is left, so resolving a soft link stays in the file
+        if isinstance(lk, h5py.SoftLink):
+            target = lk.path if lk.path.startswith("/") else posixpath.join("/", posixpath.dirname(name), lk.path)
+            if f.get(target, getlink=True) is None:
+                raise refuse(f"'{name}' is a soft link to '{short(lk.path)[1:-1]}', which is not in the file", 0)
+    virtual: list[str] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and obj.is_virtual:
+            others = sorted({src.file_name for src in obj.virtual_sources() if src.file_name != "."})
+            if others:
+                virtual.append(f"'{name}' is a virtual dataset reading {short(', '.join(others))[1:-1]}")
+
+    f.visititems(visit)
+    if virtual:
+        raise refuse(virtual[0], len(virtual) - 1)
+
+
+_CHUNK_BYTES = 16 << 20
+"""Most bytes read from one dataset at a time (compressed data is decompressed in these steps)."""
+
+
+def _read(ds: Any, name: str, path: Path, budget: Budget) -> np.ndarray:
+    """A whole dataset, its declared size checked against the file's budget first and read in
+    bounded steps along its first axis."""
+    shape, dtype = tuple(ds.shape or ()), ds.dtype
+    if dtype.kind not in "biufSUO" or dtype.names is not None or dtype.subdtype is not None:
+        raise DataError(f"{path}: '{name}' has dtype {dtype}; expected numbers or strings")
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    try:
+        budget.charge(nbytes, f"'{name}' (declared shape {shape} of {dtype})")
+        if ds.chunks is not None:  # HDF5 decompresses a whole chunk to read any part of it
+            budget.check(int(np.prod(ds.chunks, dtype=object)) * dtype.itemsize,
+                         f"one chunk of '{name}' (chunk shape {ds.chunks})")
+    except BudgetExceeded as e:
+        raise DataError(f"{path}: refused to read it ({e})") from None
+    if not shape:
+        return np.asarray(ds[()])
+    out = np.empty(shape, dtype=dtype)
+    row = max(1, nbytes // max(shape[0], 1))
+    step = max(1, _CHUNK_BYTES // row)
+    for i in range(0, shape[0], step):
+        out[i:i + step] = ds[i:i + step]
+    return out
+
+
+def load_sequence(path: str | Path, *, allow_links: bool = False) -> Sequence:
+    """Read a whole ``.csd`` file; one clear DataError for a layout that is not the SDK's, a
+    link leaving the file (unless ``allow_links``), or data larger than the file's budget."""
     h5py = _h5py()
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: .csd file not found")
+    budget = Budget(path.stat().st_size)
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise DataError(f"{path}: not an HDF5 file ({e})") from None
-    with f:
-        roots = [k for k in f.keys() if isinstance(f[k], h5py.Group)]
-        if len(roots) != 1:
-            raise DataError(f"{path}: expected one top-level group (the sequence's name), found {roots}")
-        root = f[roots[0]]
-        if "data" not in root:
-            raise DataError(f"{path}: group '{roots[0]}/data' is missing; expected data/<video_id>/features "
-                            "and /intervals")
-        videos = {}
-        for vid, g in root["data"].items():
-            for ds in ("features", "intervals"):
-                if ds not in g:
-                    raise DataError(f"{path}: '{roots[0]}/data/{vid}/{ds}' is missing")
-            feats, iv = g["features"][()], np.asarray(g["intervals"][()], dtype=np.float64)
-            if iv.ndim != 2 or iv.shape[1] != 2 or len(iv) != len(feats):
-                raise DataError(f"{path}: '{roots[0]}/data/{vid}/intervals' has shape {iv.shape}; expected "
-                                f"({len(feats)}, 2) start/end seconds, one per feature row")
-            videos[vid] = (feats, iv)
-        meta: dict[str, Any] = {}
-        if "metadata" in root:
-            m = root["metadata"]
-            meta.update({k: _text(v) for k, v in m.attrs.items()})
-            for k, v in m.items():
-                if isinstance(v, h5py.Dataset):
-                    meta[k] = _text(v[()])
+        raise DataError(f"{path}: not an HDF5 file ({short(str(e))[1:-1]})") from None
+    try:
+        with f:
+            _refuse_links(f, path, allow_links)
+            return _sequence(f, path, budget)
+    except (DataError, FileNotFoundError):
+        raise
+    except MemoryError:
+        raise DataError(f"{path}: not enough memory to read it") from None
+    except Exception as e:  # noqa: BLE001 - HDF5 raises OSError / KeyError / ValueError / RuntimeError on damage
+        raise DataError(f"{path}: damaged HDF5 file ({type(e).__name__}: {short(str(e))[1:-1]})") from None
+
+
+def _sequence(f: Any, path: Path, budget: Budget) -> Sequence:
+    h5py = _h5py()
+    roots = [k for k in f.keys() if isinstance(f[k], h5py.Group)]
+    if len(roots) != 1:
+        raise DataError(f"{path}: expected one top-level group (the sequence's name), found {short(roots)}")
+    root = f[roots[0]]
+    if "data" not in root or not isinstance(root["data"], h5py.Group):
+        raise DataError(f"{path}: group '{roots[0]}/data' is missing; expected data/<video_id>/features "
+                        "and /intervals")
+    videos = {}
+    for vid, g in root["data"].items():
+        for ds in ("features", "intervals"):
+            if not isinstance(g, h5py.Group) or not isinstance(g.get(ds), h5py.Dataset):
+                raise DataError(f"{path}: '{roots[0]}/data/{vid}/{ds}' is missing")
+        feats = _read(g["features"], f"{roots[0]}/data/{vid}/features", path, budget)
+        iv = _read(g["intervals"], f"{roots[0]}/data/{vid}/intervals", path, budget)
+        if iv.dtype.kind not in "biuf":
+            raise DataError(f"{path}: '{roots[0]}/data/{vid}/intervals' has dtype {iv.dtype}; expected seconds")
+        iv = np.asarray(iv, dtype=np.float64)
+        if iv.ndim != 2 or iv.shape[1] != 2 or feats.ndim == 0 or len(iv) != len(feats):
+            raise DataError(f"{path}: '{roots[0]}/data/{vid}/intervals' has shape {iv.shape}; expected "
+                            f"({len(feats) if feats.ndim else 'T'}, 2) start/end seconds, one per feature row")
+        videos[vid] = (feats, iv)
+    meta: dict[str, Any] = {}
+    if isinstance(root.get("metadata"), h5py.Group):
+        m = root["metadata"]
+        for k in m.attrs:
+            aid = m.attrs.get_id(k)
+            budget.charge(int(np.prod(aid.shape or (), dtype=object)) * aid.dtype.itemsize, f"attribute {k!r}")
+            meta[k] = _text(m.attrs[k])
+        for k, v in m.items():
+            if isinstance(v, h5py.Dataset):
+                meta[k] = _text(_read(v, f"{roots[0]}/metadata/{k}", path, budget))
     return Sequence(roots[0], videos, meta, path)
 
 
@@ -126,14 +215,17 @@ def load_folds(folds: str) -> dict[str, list[str]]:
 
 def read_csd(*, labels: str | Path, words: str | Path | None = None, audio: str | Path | None = None,
              visual: str | Path | None = None, folds: str = "mosi", aligned: bool = True,
-             emotions: list[str] | None = None, sentiment_range: float = 3.0) -> Corpus:
+             emotions: list[str] | None = None, sentiment_range: float = 3.0, allow_links: bool = False) -> Corpus:
     """The dataset of a set of ``.csd`` files (see the module doc).
 
     labels: the label sequence (column 0 sentiment; further columns the ``emotions`` given).
-    aligned needs ``words``. A video missing from a modality's file is an error naming both."""
-    lab = load_sequence(labels)
-    seqs = {m: load_sequence(p) for m, p in (("audio", audio), ("visual", visual)) if p is not None}
-    wseq = load_sequence(words) if words is not None else None
+    aligned needs ``words``. A video missing from a modality's file is an error naming both.
+    ``allow_links``: follow external links and virtual datasets into other files (refused by
+    default, naming the link)."""
+    lab = load_sequence(labels, allow_links=allow_links)
+    seqs = {m: load_sequence(p, allow_links=allow_links) for m, p in (("audio", audio), ("visual", visual))
+            if p is not None}
+    wseq = load_sequence(words, allow_links=allow_links) if words is not None else None
     if aligned and wseq is None:
         raise DataError("an aligned dataset needs the words .csd (--words), or use --unaligned")
     fold = load_folds(folds)
