@@ -46,6 +46,10 @@ class UnsafePickleError(DataError):
     """The pickle names a global that is not on the allow list (nothing was executed)."""
 
 
+_IN_MEMORY = 64 << 20
+"""Files up to this size are read into memory first (the pure-Python unpickler reads by opcode)."""
+
+
 class _Bounded:
     """The file, read no further than its end: a declared length never sizes a buffer."""
 
@@ -146,7 +150,10 @@ class SafeUnpickler(pickle._Unpickler):  # the Python implementation: every opco
                  file_bytes: int | None = None) -> None:
         if file_bytes is None:
             file_bytes = os.fstat(file.fileno()).st_size if hasattr(file, "fileno") else 1 << 30
-        super().__init__(_Bounded(file, file_bytes), encoding="latin1")
+        if file_bytes <= _IN_MEMORY:  # read once; BytesIO never sizes a buffer from a declared length
+            super().__init__(io.BytesIO(file.read(file_bytes)), encoding="latin1")
+        else:
+            super().__init__(_Bounded(file, file_bytes), encoding="latin1")
         self.source = source
         self.file_bytes = file_bytes
         self.budget = budget or Budget(file_bytes)

@@ -194,6 +194,13 @@ def _words(seq: Sequence, vid: str) -> list[tuple[str, float, float]]:
     return out
 
 
+def _numeric(seq: Sequence, vid: str) -> None:
+    feats = seq.videos[vid][0]
+    if feats.dtype.kind not in "biuf":
+        raise DataError(f"{seq.path}: '{seq.name}/data/{vid}/features' has dtype {feats.dtype}; expected numbers "
+                        "(feature values or labels)")
+
+
 def load_folds(folds: str) -> dict[str, list[str]]:
     """``mosi`` (shipped) or a JSON file {"train": [...], "valid": [...], "test": [...]} of video ids."""
     if folds in ("mosi",):
@@ -241,6 +248,7 @@ def read_csd(*, labels: str | Path, words: str | Path | None = None, audio: str 
             if vid not in src.videos:
                 raise DataError(f"{src.path}: video {vid!r} (in {lab.path}) is missing from this file")
         y, seg = lab.videos[vid]
+        _numeric(lab, vid)
         y = np.asarray(y, np.float64).reshape(len(y), -1)
         if y.shape[1] < 1 + len(emotions):
             raise DataError(f"{lab.path}: '{lab.name}/data/{vid}/features' has {y.shape[1]} columns; expected "
@@ -249,6 +257,7 @@ def read_csd(*, labels: str | Path, words: str | Path | None = None, audio: str 
         streams = {}
         for m, sq in seqs.items():
             feats, iv = sq.videos[vid]
+            _numeric(sq, vid)
             feats = repairs.fix(np.asarray(feats, np.float32).reshape(len(feats), -1).copy(), split, m)
             streams[m] = Stream(feats, iv.mean(1))
         for k, (a, b) in enumerate(seg.tolist()):
