@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-FAILURES = ("unnamed error", "traceback", "crash", "timeout", "memory cap", "silently accepted")
+FAILURES = ("unnamed error", "traceback", "crash", "timeout", "memory cap", "silently accepted", "generator error")
 
 
 class _TimeUp(BaseException):
@@ -134,7 +134,12 @@ def child(spec: list[list], seed: int, results: Path, workdir: Path, mem_gb: flo
     for layout, start, count in spec:
         for i in range(start, start + count):
             out.write(json.dumps({"start": [layout, i]}) + "\n")
-            path, kind, defect = make_input(layout, seed, i, files, workdir)
+            try:
+                path, kind, defect = make_input(layout, seed, i, files, workdir)
+            except Exception as e:  # noqa: BLE001 - a bug of the generator, not of mmib: counted apart
+                out.write(json.dumps({"done": [layout, i], "outcome": "generator error", "kind": "?", "ms": None,
+                                      "peak_mib": None, "message": f"{type(e).__name__}: {str(e)[:300]}"}) + "\n")
+                continue
             _reset_peak()
             t0 = time.perf_counter()
             signal.setitimer(signal.ITIMER_PROF, time_s)  # CPU seconds: fair on a busy machine

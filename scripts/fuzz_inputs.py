@@ -234,6 +234,8 @@ def _defect(obj, rng: random.Random):
     walk(obj)
     for _ in range(rng.randint(1, 3)):
         c, k = rng.choice(arrays)
+        if (k not in c) if isinstance(c, dict) else (k >= len(c)):
+            continue  # removed by an earlier change
         v = c[k]
         choice = rng.choice(["nan", "huge", "neg", "delete", "type", "reshape"])
         if isinstance(v, np.ndarray) and v.size and v.dtype.kind in "fiu" and choice in ("nan", "huge", "neg"):
