@@ -51,15 +51,29 @@ def _h5py():
     return h5py
 
 
+MAX_GROUP_DEPTH = 16
+"""Deepest group nesting read (a .csd file needs 4: sequence, data, video, dataset)."""
+
+
 def _refuse_links(f: Any, path: Path, allow_links: bool) -> None:
     """External links, soft links that do not resolve inside the file, and virtual datasets
     reading another file are refused by name before anything is read (a value from another
     file would otherwise become a label without a word)."""
-    if allow_links:
-        return
     h5py = _h5py()
     links: list[tuple[str, Any]] = []
-    f.visit_links(lambda name, *_: links.append((name, f.get(name, getlink=True))))  # links are not followed
+
+    def collect(name: str, link: Any) -> str | None:
+        if name.count("/") >= MAX_GROUP_DEPTH:
+            return name  # stops the visit: deep chains cost time quadratic in their depth
+        links.append((name, link))
+        return None
+
+    deep = f.visititems_links(collect)  # links are listed, not followed
+    if deep is not None:
+        raise DataError(f"{path}: '{short(deep)[1:-1]}...' nests groups {MAX_GROUP_DEPTH} or more deep; a .csd file "
+                        "holds <sequence>/data/<video>/features: refused")
+    if allow_links:
+        return
 
     def refuse(what: str, more: int) -> DataError:
         return DataError(f"{path}: {what}: refused (it would read outside this file"
