@@ -267,6 +267,9 @@ def main() -> int:
     ap.add_argument("--time-s", type=float, default=10.0, help="time cap per input (default 10 s of CPU)")
     ap.add_argument("--out", help="results JSON (default benchmarks/results/fuzz-files-<date>.json)")
     ap.add_argument("--show", nargs=2, metavar=("LAYOUT", "I"), help="write one input and print its outcome")
+    ap.add_argument("--summarize", nargs="+", metavar="RESULTS_JSONL",
+                    help="write the summary of earlier runs' per-input records (kept as results.jsonl in their "
+                         "work folders) instead of running")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--results", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -287,6 +290,16 @@ def main() -> int:
             print(f"{classify(e, path)}: {type(e).__name__}: {e}")
         return 0
     layouts = args.layouts.split(",")
+    if args.summarize:  # runs cut in parts (e.g. resumed with --start) summarized as one
+        merged = Path(tempfile.mkdtemp(prefix="mmib-fuzz-merge-")) / "results.jsonl"
+        merged.write_text("".join(Path(p).read_text() for p in args.summarize))
+        summary = summarize(merged, layouts, args.inputs, 0.0, args.mem_gb, args.time_s, args.seed)
+        summary["parts"] = args.summarize
+        out = Path(args.out or ROOT / "benchmarks" / "results" / f"fuzz-files-{time.strftime('%Y%m%d-%H%M')}.json")
+        out.write_text(json.dumps(summary, indent=1))
+        print(f"wrote {out}: " + ", ".join(f"{lay} {s['inputs']} inputs, {s['failures']} failures"
+                                           for lay, s in summary["layouts"].items()))
+        return 1 if any(s["failures"] for s in summary["layouts"].values()) else 0
     out = Path(args.out or ROOT / "benchmarks" / "results" / f"fuzz-files-{time.strftime('%Y%m%d-%H%M')}.json")
 
     def save(summary: dict) -> None:  # after every batch: a run cut short still leaves its figures
