@@ -46,6 +46,12 @@ def short(x: object) -> str:
         return f"<{type(x).__name__}>"
 
 
+def clip(text: str, n: int = 160) -> str:
+    """``text`` (an error message, a name from a file) cut to ``n`` characters, without quotes."""
+    text = str(text)
+    return text if len(text) <= n else text[:n] + f"... ({len(text)} characters)"
+
+
 class BudgetExceeded(ValueError):
     """Reading a file would materialise more than its budget allows (nothing that large was built)."""
 
@@ -100,4 +106,4 @@ class Budget:
         self.charge(n * VALUE_BYTES, what)
 
 
-__all__ = ["Budget", "BudgetExceeded", "ENV", "ENV_DEPTH", "EXTRA_MIB", "FACTOR", "MAX_DEPTH", "short"]
+__all__ = ["Budget", "BudgetExceeded", "clip", "ENV", "ENV_DEPTH", "EXTRA_MIB", "FACTOR", "MAX_DEPTH", "short"]

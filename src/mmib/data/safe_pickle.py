@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .budget import MAX_DEPTH, Budget, BudgetExceeded, short
+from .budget import MAX_DEPTH, Budget, BudgetExceeded, clip
 from .pickle_standins import MAX_ELEMENTS, NEW_OK, TABLE, _Array, _DType, _Refused, call
 from .validate import DataError
 
@@ -289,7 +289,7 @@ def safe_load(path: str | Path, *, budget: Budget | None = None) -> Any:
         except Exception as e:  # noqa: BLE001 - whatever a broken file makes the unpickler raise
             cut = isinstance(e, EOFError) or any(w in str(e) for w in ("truncated", "exhausted", "ran out"))
             what = "truncated" if cut else "corrupt or not a pickle"
-            error = (f"cannot read it as a pickle ({what}: {type(e).__name__}: {short(str(e))[1:-1][:200]}); "
+            error = (f"cannot read it as a pickle ({what}: {type(e).__name__}: {clip(str(e))[:200]}); "
                      "expected an MMSA, MAG-BERT or Multimodal Transformer feature pickle, or a file "
                      "written by `mmib data convert`")
         unpickler.teardown()  # outside the handler: the exception no longer holds the half-built data

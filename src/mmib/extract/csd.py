@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..data.corpus import Corpus, CorpusSplit, Ragged
-from ..data.budget import Budget, BudgetExceeded, short
+from ..data.budget import Budget, BudgetExceeded, clip, short
 from ..data.validate import SPLITS, DataError, RepairLog
 from .align import align_to_words
 from .registry import Stream
@@ -70,7 +70,7 @@ def _refuse_links(f: Any, path: Path, allow_links: bool) -> None:
 
     deep = f.visititems_links(collect)  # links are listed, not followed
     if deep is not None:
-        raise DataError(f"{path}: '{short(deep)[1:-1]}...' nests groups {MAX_GROUP_DEPTH} or more deep; a .csd file "
+        raise DataError(f"{path}: '{clip(deep, 60)}' nests groups {MAX_GROUP_DEPTH} or more deep; a .csd file "
                         "holds <sequence>/data/<video>/features: refused")
     if allow_links:
         return
@@ -80,7 +80,7 @@ def _refuse_links(f: Any, path: Path, allow_links: bool) -> None:
                          + (f"; {more} more such link(s)" if more else "")
                          + "); pass --allow-links if you trust every file it names")
 
-    ext = [f"'{n}' is an external link to {short(lk.filename)[1:-1]}:{short(lk.path)[1:-1]}"
+    ext = [f"'{n}' is an external link to {clip(lk.filename)}:{clip(lk.path)}"
            for n, lk in links if isinstance(lk, h5py.ExternalLink)]
     if ext:
         raise refuse(ext[0], len(ext) - 1)
@@ -88,14 +88,14 @@ def _refuse_links(f: Any, path: Path, allow_links: bool) -> None:
         if isinstance(lk, h5py.SoftLink):
             target = lk.path if lk.path.startswith("/") else posixpath.join("/", posixpath.dirname(name), lk.path)
             if f.get(target, getlink=True) is None:
-                raise refuse(f"'{name}' is a soft link to '{short(lk.path)[1:-1]}', which is not in the file", 0)
+                raise refuse(f"'{name}' is a soft link to '{clip(lk.path)}', which is not in the file", 0)
     virtual: list[str] = []
 
     def visit(name: str, obj: Any) -> None:
         if isinstance(obj, h5py.Dataset) and obj.is_virtual:
             others = sorted({src.file_name for src in obj.virtual_sources() if src.file_name != "."})
             if others:
-                virtual.append(f"'{name}' is a virtual dataset reading {short(', '.join(others))[1:-1]}")
+                virtual.append(f"'{name}' is a virtual dataset reading {clip(', '.join(others))}")
 
     f.visititems(visit)
     if virtual:
@@ -141,7 +141,7 @@ def load_sequence(path: str | Path, *, allow_links: bool = False) -> Sequence:
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise DataError(f"{path}: not an HDF5 file ({short(str(e))[1:-1]})") from None
+        raise DataError(f"{path}: not an HDF5 file ({clip(str(e))})") from None
     try:
         with f:
             _refuse_links(f, path, allow_links)
@@ -151,7 +151,7 @@ def load_sequence(path: str | Path, *, allow_links: bool = False) -> Sequence:
     except MemoryError:
         raise DataError(f"{path}: not enough memory to read it") from None
     except Exception as e:  # noqa: BLE001 - HDF5 raises OSError / KeyError / ValueError / RuntimeError on damage
-        raise DataError(f"{path}: damaged HDF5 file ({type(e).__name__}: {short(str(e))[1:-1]})") from None
+        raise DataError(f"{path}: damaged HDF5 file ({type(e).__name__}: {clip(str(e))})") from None
 
 
 def _sequence(f: Any, path: Path, budget: Budget) -> Sequence:

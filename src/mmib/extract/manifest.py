@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data.budget import short
+from ..data.budget import clip, short
 from ..data.validate import SPLITS, DataError
 from .registry import Clip
 
@@ -73,7 +73,7 @@ def _records(path: Path, required: tuple[str, ...] = REQUIRED) -> list[tuple[int
                     raise DataError(f"{path}:{n}: not valid JSON ({e.msg}); expected one JSON object per line") \
                         from None
                 except (ValueError, RecursionError) as e:  # a 5000-digit number, arrays nested 1000 deep
-                    raise DataError(f"{path}:{n}: refused this JSON ({type(e).__name__}: {short(str(e))[1:-1]}); "
+                    raise DataError(f"{path}:{n}: refused this JSON ({type(e).__name__}: {clip(str(e))}); "
                                     "expected one JSON object per line") from None
                 if not isinstance(rec, dict):
                     raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
@@ -88,7 +88,7 @@ def _records(path: Path, required: tuple[str, ...] = REQUIRED) -> list[tuple[int
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text (byte {e.start}); save the manifest as UTF-8") from None
     except csv.Error as e:
-        raise DataError(f"{path}: not a readable CSV file ({short(str(e))[1:-1]})") from None
+        raise DataError(f"{path}: not a readable CSV file ({clip(str(e))})") from None
     missing = [c for c in required if c not in keys]
     if missing:
         raise DataError(f"{path}: column {missing[0]!r} is missing; a manifest needs the columns "
@@ -201,7 +201,7 @@ def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labe
                 raise ValueError("empty 'media' (a video with sound or an audio file)")
             opt = {k: (base / str(r[k]).strip()) for k in ("video", "openface") if str(r.get(k) or "").strip()}
         except (ValueError, TypeError, RecursionError) as e:  # a value of the wrong kind in a JSON row
-            bad.append(BadRow(n, short(uid)[1:-1] if len(uid) > 60 else uid, str(e) if isinstance(e, ValueError)
+            bad.append(BadRow(n, clip(uid) if len(uid) > 60 else uid, str(e) if isinstance(e, ValueError)
                               else f"a value of the wrong kind ({type(e).__name__})"))
             continue
         seen.add(uid)

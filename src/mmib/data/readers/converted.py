@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..corpus import Corpus, CorpusSplit, Ragged
-from ..budget import short
+from ..budget import clip, short
 from ..validate import SPLITS, DataError, fail
 
 FORMAT, VERSION = "mmib-corpus", 1
@@ -65,7 +65,7 @@ def _metadata(path: Path) -> dict[str, Any]:
         with safe_open(str(path), framework="np") as f:
             meta = f.metadata() or {}
     except Exception as e:  # noqa: BLE001 - safetensors raises its own error types for bad headers
-        raise DataError(f"{path}: damaged safetensors header ({type(e).__name__}: {short(str(e))[1:-1]}); "
+        raise DataError(f"{path}: damaged safetensors header ({type(e).__name__}: {clip(str(e))}); "
                         "expected a file written by `mmib data convert`") from None
     if "mmib" not in meta:
         return {}
@@ -184,7 +184,7 @@ def write_error(e: BaseException, path: Path) -> OSError:
     if m:
         code = int(m.group(1) or m.group(2))
         return OSError(code, f"cannot write it ({os.strerror(code)})", str(path))
-    return OSError(_errno.EIO, f"cannot write it ({type(e).__name__}: {short(str(e))[1:-1]})", str(path))
+    return OSError(_errno.EIO, f"cannot write it ({type(e).__name__}: {clip(str(e))})", str(path))
 
 
 def write(corpus: Corpus, out: str | Path) -> Path:
@@ -252,7 +252,7 @@ def read(path: Path, fields: set[str] | None = None) -> Corpus:
                     return f.get_tensor(k)
                 except Exception as e:  # noqa: BLE001 - a dtype NumPy cannot hold (bf16), a bad slice
                     raise DataError(f"{path}: tensor {k!r} cannot be read ({type(e).__name__}: "
-                                    f"{short(str(e))[1:-1]})") from None
+                                    f"{clip(str(e))})") from None
 
             for s in SPLITS:
                 names = [n for n in meta["splits"][s]["fields"] if fields is None or n in fields]
@@ -275,7 +275,7 @@ def read(path: Path, fields: set[str] | None = None) -> Corpus:
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - safetensors' own errors on a file that changed while read
-        raise DataError(f"{path}: damaged safetensors file ({type(e).__name__}: {short(str(e))[1:-1]})") from None
+        raise DataError(f"{path}: damaged safetensors file ({type(e).__name__}: {clip(str(e))})") from None
     return Corpus(splits, meta.get("reader", "converted"), emotion_names=list(meta.get("emotion_names", [])),
                   word_aligned=bool(meta.get("word_aligned")), source=dict(meta.get("source", {})),
                   repairs=meta.get("repairs", {}), notes=list(meta.get("notes", [])),
