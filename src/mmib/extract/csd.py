@@ -28,6 +28,7 @@ from ..data.corpus import Corpus, CorpusSplit, Ragged
 from ..data.budget import Budget, BudgetExceeded, clip, short
 from ..data.validate import SPLITS, DataError, RepairLog
 from .align import align_to_words
+from .isolate import isolated
 from .registry import Stream
 
 PAUSES = {"sp", "", "sil"}
@@ -132,11 +133,17 @@ def _read(ds: Any, name: str, path: Path, budget: Budget) -> np.ndarray:
 
 def load_sequence(path: str | Path, *, allow_links: bool = False) -> Sequence:
     """Read a whole ``.csd`` file; one clear DataError for a layout that is not the SDK's, a
-    link leaving the file (unless ``allow_links``), or data larger than the file's budget."""
+    link leaving the file (unless ``allow_links``), data larger than the file's budget, or an
+    HDF5 library that hangs or crashes on it (it runs in a child process: :mod:`.isolate`)."""
     h5py = _h5py()
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: .csd file not found")
+    name, videos, meta = isolated(lambda: _parse(h5py, path, allow_links), path)  # libhdf5 can hang on damage
+    return Sequence(name, videos, meta, path)
+
+
+def _parse(h5py: Any, path: Path, allow_links: bool) -> tuple[str, dict, dict]:
     budget = Budget(path.stat().st_size)
     try:
         f = h5py.File(path, "r")
@@ -145,7 +152,8 @@ def load_sequence(path: str | Path, *, allow_links: bool = False) -> Sequence:
     try:
         with f:
             _refuse_links(f, path, allow_links)
-            return _sequence(f, path, budget)
+            seq = _sequence(f, path, budget)
+            return seq.name, seq.videos, seq.metadata
     except (DataError, FileNotFoundError):
         raise
     except MemoryError:
