@@ -165,3 +165,30 @@ def test_a_sample_of_the_file_fuzzer_has_no_failure():
     assert not failures
     assert all(s["inputs"] == 40 for s in summary["layouts"].values())
     assert all(s["outcomes"].get("named error", 0) for s in summary["layouts"].values())
+
+
+@pytest.mark.parametrize("fault,said", [("hang", "HDF5 did not finish reading it within 1 s"),
+                                        ("segfault", "HDF5 crashed reading it (signal 11)")])
+def test_a_parser_that_hangs_or_crashes_in_c_is_one_line(tmp_path, monkeypatch, fault, said):
+    """libhdf5 looped forever on an attribute of a fuzzed .csd (input 8048 of seed 0): the
+    parser runs in a child process under a time limit, and a signal there is reported."""
+    import os
+    import signal
+    import time
+
+    from mmib.data.validate import DataError
+    from mmib.extract.isolate import isolated
+
+    f = tmp_path / "x.csd"
+    f.write_bytes(b"")
+    monkeypatch.setenv("MMIB_HDF5_TIMEOUT", "1")
+
+    def work():
+        if fault == "hang":
+            time.sleep(60)  # as a C loop would: nothing in the child returns
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    t0 = time.monotonic()
+    with pytest.raises(DataError) as e:
+        isolated(work, f)
+    assert str(e.value).startswith(f"{f}: {said}") and time.monotonic() - t0 < 10
