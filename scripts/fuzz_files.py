@@ -230,7 +230,12 @@ def _remaining(spec: list[list], done: set[tuple[str, int]]) -> list[list]:
 
 def summarize(results: Path, layouts: list[str], inputs: int, seconds: float, mem_gb: float, time_s: float,
               seed: int) -> dict:
-    recs = [json.loads(x) for x in results.read_text().splitlines() if '"done"' in x]
+    last: dict[tuple[str, int], dict] = {}  # one record per input (parts of a run may overlap)
+    for x in results.read_text().splitlines():
+        if '"done"' in x:
+            r = json.loads(x)
+            last[(r["done"][0], r["done"][1])] = r
+    recs = list(last.values())
     recs_all = len(recs)
     out: dict = {"inputs_done": recs_all, "machine": {"platform": platform.platform(), "python": platform.python_version(),
                              "cpus": os.cpu_count(), "processor": platform.processor()},
