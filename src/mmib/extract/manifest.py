@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data.budget import clip, short
+from ..data.budget import clip as cut, short
 from ..data.validate import SPLITS, DataError
 from .registry import Clip
 
@@ -77,7 +77,7 @@ def _records(path: Path, required: tuple[str, ...] = REQUIRED) -> list[tuple[int
                     raise DataError(f"{path}:{n}: not valid JSON ({e.msg}); expected one JSON object per line") \
                         from None
                 except (ValueError, RecursionError) as e:  # a 5000-digit number, arrays nested 1000 deep
-                    raise DataError(f"{path}:{n}: refused this JSON ({type(e).__name__}: {clip(str(e))}); "
+                    raise DataError(f"{path}:{n}: refused this JSON ({type(e).__name__}: {cut(str(e))}); "
                                     "expected one JSON object per line") from None
                 if not isinstance(rec, dict):
                     raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
@@ -92,7 +92,7 @@ def _records(path: Path, required: tuple[str, ...] = REQUIRED) -> list[tuple[int
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text (byte {e.start}); save the manifest as UTF-8") from None
     except csv.Error as e:
-        raise DataError(f"{path}: not a readable CSV file ({clip(str(e))})") from None
+        raise DataError(f"{path}: not a readable CSV file ({cut(str(e))})") from None
     missing = [c for c in required if c not in keys]
     if missing:
         raise DataError(f"{path}: column {missing[0]!r} is missing; a manifest needs the columns "
@@ -238,7 +238,7 @@ def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labe
             opt = {k: _inside(base, str(r[k]).strip(), k, allow_outside) for k in ("video", "openface")
                    if str(r.get(k) or "").strip()}
         except (ValueError, TypeError, RecursionError) as e:  # a value of the wrong kind in a JSON row
-            bad.append(BadRow(n, clip(uid) if len(uid) > 60 else uid, str(e) if isinstance(e, ValueError)
+            bad.append(BadRow(n, cut(uid, 60), str(e) if isinstance(e, ValueError)
                               else f"a value of the wrong kind ({type(e).__name__})"))
             continue
         seen.add(uid)
