@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mmib.data.corpus import Corpus, CorpusSplit, Ragged
 from mmib.data.readers import converted
@@ -54,3 +55,91 @@ def train_clip_model(folder: Path, *extra: str) -> Path:
                  "--out-dir", str(folder), "--name", "served", "--quiet"])
     assert code == 0
     return folder / "served"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``mmib serve`` in a subprocess on a free loopback port; stopped on exit."""
+
+    def __init__(self, model: Path, *args: str, log: Path) -> None:
+        self.model, self.args, self.log = model, args, log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "Server":
+        import os
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        self._out = open(self.log, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "mmib", "serve", str(self.model), "--host", "127.0.0.1",
+                                      "--port", str(self.port), "--log-level", "warning", *self.args],
+                                     stdout=self._out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mmib serve exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code in (200, 503):
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"mmib serve did not answer within 90 s: {self.log.read_text()[-2000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        import subprocess
+
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._out.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+def make_clips(folder: Path) -> dict[str, Path]:
+    """A 1-s face video with a voiced sound, the same sound alone (.wav), and a broken .mp4."""
+    from media import face_frames, voiced, write_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = {"video": write_clip(folder / "smile.mp4", audio=voiced(210, 1.0, seed=9),
+                                 frames=face_frames(25, size=(120, 160), seed=9)),
+             "audio": write_clip(folder / "voice.wav", audio=voiced(210, 1.0, seed=9))}
+    (folder / "broken.mp4").write_bytes(b"this is not a video " * 200)
+    clips["broken"] = folder / "broken.mp4"
+    return clips
+
+
+@pytest.fixture(scope="session")
+def served_run(tmp_path_factory) -> Path:
+    """The tiny model, trained once per test session."""
+    return train_clip_model(tmp_path_factory.mktemp("served"))
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    return make_clips(tmp_path_factory.mktemp("clips"))
+
+
+@pytest.fixture(scope="session")
+def server(served_run, tmp_path_factory):
+    """The model served with a batch window of 20 ms and batches of at most 8 utterances."""
+    with Server(served_run, "--max-wait-ms", "20", "--max-batch", "8",
+                log=tmp_path_factory.mktemp("server") / "serve.log") as s:
+        yield s
