@@ -70,6 +70,12 @@ def test_extract_train_and_predict_a_new_clip(clips, tmp_path, capsys):
     man.write_text(f"id,media,text\nnew,{new},what a wonderful day\n")
     assert main(["predict", str(run), str(man)]) == 0
     assert capsys.readouterr().out.strip().splitlines()[1].split(",")[1] == row[1]
+    # a manifest's bad rows are skipped and named (line and id), like mmib extract does; the rest predicted
+    man.write_text(f"id,media,text\ngone,missing.mp4,hi there\nnew,{new},what a wonderful day\nnotext,{new},\n")
+    assert main(["predict", str(run), str(man)]) == 0
+    cap = capsys.readouterr()
+    assert [ln.split(",")[:2] for ln in cap.out.strip().splitlines()[1:]] == [["new", row[1]]]
+    assert f"skipped {man}:2: gone: " in cap.err and f"skipped {man}:4: notext: empty transcript" in cap.err
     # refusals: no transcript; a run whose features mmib did not extract
     assert main(["predict", str(run), str(new)]) == 2
     assert "empty transcript (column 'text') (give the transcript with --text)" in capsys.readouterr().err

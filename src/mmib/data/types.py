@@ -52,3 +52,18 @@ class DatasetSplits:
     @property
     def sizes(self) -> dict[str, int]:
         return {s: len(self.split(s)) for s in ("train", "valid", "test")}
+
+
+@dataclass
+class Predictions:
+    """Per-utterance outputs over a split: ids, final predictions (N, K), labels (N, K),
+    every head's output (N, K), per-utterance KL of every bottleneck (N,), fused codes (N, d),
+    and the mean of each loss term."""
+
+    ids: list[str]
+    pred: np.ndarray
+    labels: np.ndarray
+    heads: dict[str, np.ndarray] = field(default_factory=dict)
+    kl: dict[str, np.ndarray] = field(default_factory=dict)
+    fused: np.ndarray | None = None
+    terms: dict[str, float] = field(default_factory=dict)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..data import Batch, batch_order, collate
 from ..data.batching import length_sorted_batches
-from ..data.types import Example
+from ..data.types import Example, Predictions
 from ..models import MIBModel, MIBOutput
 from ..objectives import MIBObjective
 from ..objectives.kl import gaussian_kl
@@ -20,21 +18,6 @@ from .speed import autocast, float_outputs
 
 class DivergenceError(RuntimeError):
     """Training produced a non-finite loss (``train.on_nonfinite = "stop"``)."""
-
-
-@dataclass
-class Predictions:
-    """Per-utterance outputs over a split: ids, final predictions (N, K), labels (N, K),
-    every head's output (N, K), per-utterance KL of every bottleneck (N,), fused codes (N, d),
-    and the mean of each loss term."""
-
-    ids: list[str]
-    pred: np.ndarray
-    labels: np.ndarray
-    heads: dict[str, np.ndarray] = field(default_factory=dict)
-    kl: dict[str, np.ndarray] = field(default_factory=dict)
-    fused: np.ndarray | None = None
-    terms: dict[str, float] = field(default_factory=dict)
 
 
 def train_step(

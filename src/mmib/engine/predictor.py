@@ -2,24 +2,27 @@
 
 Inputs accepted by :meth:`Predictor.predict`: a :class:`~mmib.data.Batch`, a list of
 :class:`~mmib.data.Example`, or a list of utterance records (dicts in the JSON-lines schema
-of :mod:`mmib.data.records`). Inputs from files: :meth:`Predictor.read_jsonl` and
-:meth:`Predictor.dataset` (any dataset/format ``mmib.data`` reads).
+of :mod:`mmib.data.records`). Inputs from files (clips, manifests, JSON lines, any data file
+``mmib.data`` reads): :meth:`Predictor.read`. All of them go through :attr:`Predictor.inputs`
+(:mod:`mmib.inputs`), the one input path every front end shares.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
 
 from .. import config as config_mod
-from ..data import Batch, DatasetSplits, build_dataset, collate
-from ..data.records import read_jsonl, record_example
-from ..data.types import Example
+from ..data import DatasetSplits
+from ..data.batching import Batch, collate
+from ..data.types import Example, Predictions
+from ..inputs import InputSet, ModelInputs
 from .experiment import Experiment, checkpoint_path
-from .loop import Predictions, predict_batch
+from .loop import predict_batch
 
 
 @dataclass
@@ -57,15 +60,15 @@ class Predictor:
 
     @property
     def label_names(self) -> list[str]:
-        return list(self.meta["data"]["label_names"])
+        return self.inputs.label_names
 
     @property
     def dims(self) -> dict[str, int]:
-        return dict(self.meta["data"]["dims"])
+        return self.inputs.dims
 
     @property
     def modalities(self) -> list[str]:
-        return list(self.cfg.data.modalities)
+        return self.inputs.modalities
 
     def tokenizer(self):
         """The run's own tokenizer (saved in ``text_encoder/``), or None for a vector text path."""
@@ -95,82 +98,39 @@ class Predictor:
 
     # ------------------------------------------------------------------ inputs
 
+    @cached_property
+    def inputs(self) -> ModelInputs:
+        """What this model reads and every input turned into its examples (:mod:`mmib.inputs`,
+        the one input path shared with ``mmib predict``, the server and the ONNX backend)."""
+        return ModelInputs(self.cfg, self.meta["data"], str(self.checkpoint), self.experiment.get_tokenizer)
+
     def dataset(self, dataset: str | None = None, path: str | None = None, fmt: str | None = None) -> DatasetSplits:
         """Splits of a data file read with the run's data settings (max_len, labels, ...);
         ``dataset``/``path``/``fmt`` replace the run's. Without them: the run's own data."""
-        cfg = self.cfg
-        values = {k: v for k, v in (("data.dataset", dataset), ("data.path", path), ("data.format", fmt))
-                  if v is not None}
-        if values:
-            cfg = config_mod.set_values(cfg, values)
-        data = build_dataset(cfg.data, self.tokenizer())
-        for m in self.modalities:
-            if data.dims.get(m) != self.dims.get(m):
-                raise ValueError(f"{path or cfg.data.dataset}: modality {m!r} has feature dim {data.dims.get(m)} "
-                                 f"but the model was trained on dim {self.dims.get(m)}")
-        if len(data.label_names) != len(self.label_names):
-            raise ValueError(f"{path or cfg.data.dataset}: labels {data.label_names} do not match the "
-                             f"model's {self.label_names}")
-        return data
+        return self.inputs.dataset(dataset, path, fmt)
 
     def read_jsonl(self, path: str | Path) -> list[Example]:
         """Utterances from a JSON-lines file (schema in :mod:`mmib.data.records`)."""
-        records, where = read_jsonl(path)
-        return self.examples_from_records(records, where)
+        return self.inputs.read_jsonl(path)
+
+    def read(self, path: str | Path | None, **kw: Any) -> InputSet:
+        """Any input file (a clip, a manifest, JSON lines, a data file): :meth:`ModelInputs.read`."""
+        return self.inputs.read(path, **kw)
 
     @property
     def extraction(self) -> dict[str, Any]:
         """How the run's training features were extracted (``mmib extract``); empty when
         they came from a feature file mmib did not make."""
-        return dict(self.meta["data"].get("extraction") or {})
+        return self.inputs.extraction
 
     def examples_from_clips(self, rows: list[Any]) -> list[Example]:
         """Manifest rows (:class:`mmib.extract.manifest.Row`) -> examples, each clip extracted
-        with the run's own extractors and settings."""
-        import numpy as np
-
-        from ..data.examples import make_example
-        from ..extract.pipeline import Plan, extract_clip
-
-        rec = self.extraction
-        src = self.meta["data"].get("source")
-        if not rec:
-            if isinstance(src, dict):
-                src = src.get("file") or src.get("converted_file")
-            raise ValueError(f"{self.checkpoint}: the run was trained on features from "
-                             f"{src or self.cfg.data.dataset} "
-                             f"(reader {self.meta['data'].get('reader', self.cfg.data.dataset)}), not made by "
-                             "`mmib extract`, so mmib cannot extract a clip the same way; predict on a data "
-                             "file or a JSON-lines file of features instead")
-        plan = Plan.from_record(rec, where=str(self.checkpoint))
-        lacking = [m for m in self.modalities if m != "text" and m not in plan.modalities]
-        if lacking:
-            raise ValueError(f"{self.checkpoint}: the model uses {lacking} but the run's extraction record has "
-                             f"no extractor for it")
-        tok = self.tokenizer() if "text" in self.modalities else None
-        n = len(self.label_names)
-        out = []
-        for row in rows:
-            streams = extract_clip(row.clip, plan, row.words)
-            label = np.full(n, np.nan, np.float32)
-            if row.label is not None and self.task == "regression":
-                label[:] = float(row.label)
-            elif row.label is not None:
-                label = np.array([float(e in row.label) for e in self.label_names], np.float32)
-            words = [w for w, _, _ in row.words] if plan.aligned else row.text.split()
-            feats = {m: streams[m].values for m in self.modalities if m != "text"}
-            masks = {m: streams[m].mask for m in feats if streams[m].mask is not None}
-            out.append(make_example(row.clip.id, label, features=feats, max_len=self.cfg.data.max_len,
-                                    truncation=self.cfg.data.truncation, tokenizer=tok,
-                                    words=words if tok is not None else None,
-                                    word_aligned=plan.aligned, text=row.text, masks=masks))
-        return out
+        with the run's own extractors and settings (the first clip that fails raises)."""
+        return self.inputs.from_clips(rows).examples
 
     def examples_from_records(self, records: list[dict[str, Any]], where: list[str] | None = None) -> list[Example]:
         """JSON-lines style dicts -> :class:`Example` (validated against the model's dims)."""
-        tok = self.tokenizer()
-        return [record_example(r, where[i] if where else f"record {i}", cfg=self.cfg.data, dims=self.dims,
-                               tokenizer=tok, n_labels=len(self.label_names)) for i, r in enumerate(records)]
+        return self.inputs.from_records(records, where)
 
 
 __all__ = ["Predictor"]

@@ -124,6 +124,14 @@ def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float 
     a label gets None and a row without a split is a test row."""
     path = Path(path).expanduser()
     records = _records(path, REQUIRED if labeled else ("id", "media", "text"))
+    return check_records(records, path, labels=labels, label_range=label_range, emotions=emotions, labeled=labeled)
+
+
+def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labels: str = "auto",
+                  label_range: float = 3.0, emotions: list[str] | None = None, labeled: bool = True) -> Manifest:
+    """Check rows given as (line number, dict) as if read from ``path`` (relative paths resolve
+    against its folder): the body of :func:`read_manifest`, also used for one clip given on
+    the command line or uploaded to the server (:mod:`mmib.inputs`)."""
     if not labeled:
         for _, r in records:
             r["split"] = r.get("split") or "test"
@@ -193,4 +201,4 @@ def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float 
     return Manifest(path, rows, bad, labels, names, label_range if labels == "sentiment" else None)
 
 
-__all__ = ["BadRow", "Manifest", "Row", "read_manifest"]
+__all__ = ["BadRow", "Manifest", "Row", "check_records", "read_manifest"]

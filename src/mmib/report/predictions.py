@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Predictions
+from ..data.types import Predictions
 from .tables import csv_text
 
 
