@@ -86,7 +86,7 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "mmib", "serve", str(self.model), "--host", "127.0.0.1",
                                       "--port", str(self.port), "--log-level", "warning", *self.args],
                                      stdout=self._out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"mmib serve exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
@@ -96,7 +96,7 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.2)
         self.__exit__()
-        raise RuntimeError(f"mmib serve did not answer within 90 s: {self.log.read_text()[-2000:]}")
+        raise RuntimeError(f"mmib serve did not answer within 300 s: {self.log.read_text()[-2000:]}")
 
     def __exit__(self, *exc: object) -> None:
         import subprocess

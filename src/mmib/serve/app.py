@@ -62,13 +62,18 @@ def _parse_json(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
     return items
 
 
-def _check_token_ids(examples: list[Any], where: list[str], tokenizer: Any) -> None:
+def vocab_size(source: Path) -> int | None:
+    """The text encoder's vocabulary size (``text_encoder/config.json`` of the run or export)."""
+    folder = source.parent if source.is_file() else source
+    try:
+        return int(json.loads((folder / "text_encoder" / "config.json").read_text())["vocab_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _check_token_ids(examples: list[Any], where: list[str], size: int) -> None:
     """Token ids given by the client must exist in the model's vocabulary (else the embedding
     lookup would fail inside a batch shared with other requests)."""
-    try:
-        size = len(tokenizer)
-    except TypeError:
-        return
     for w, ex in zip(where, examples):
         ids = ex.inputs.get("text")
         if ids is not None and ids.ndim == 1 and len(ids) and (ids.min() < 0 or ids.max() >= size):
@@ -85,10 +90,29 @@ def create_app(backend: Any, settings: Settings, source: str | Path, backend_nam
                       max_pending=settings.max_pending)
     extract_pool = ThreadPoolExecutor(settings.extract_workers, thread_name_prefix="mmib-extract")
     clips = ClipJob(inputs, extract_pool)
+    vocab = vocab_size(source)
     started = time.time()
+
+    problem: list[str] = []  # why the server is not ready, if it is not
+
+    def warm_up() -> None:
+        """One prediction before the first request (the first call of a model pays for lazy setup)."""
+        dims = inputs.dims
+        rec: dict[str, Any] = {"id": "warm-up"}
+        for m in inputs.modalities:
+            if m == "text":
+                rec.update({"text": "hello"} if not dims.get("text") else {"text_vectors": [[0.0] * int(dims["text"])]})
+            else:
+                rec[m] = [[0.0] * int(dims[m])] * 2
+        backend.predict(inputs.from_records([rec], ["warm-up"]))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        try:
+            await run_in_threadpool(warm_up)
+        except Exception as e:  # noqa: BLE001 - reported by /health, the server still starts
+            problem.append(f"the warm-up prediction failed: {type(e).__name__}: {e}")
+            log.error("mmib serve: %s", problem[-1])
         await batcher.start()
         try:
             yield
@@ -152,7 +176,9 @@ def create_app(backend: Any, settings: Settings, source: str | Path, backend_nam
     async def health() -> JSONResponse:
         """Ready or not, with the reason (no token needed)."""
         ready, reason = True, "ready"
-        if batcher.busy():
+        if problem:
+            ready, reason = False, problem[0]
+        elif batcher.busy():
             ready, reason = False, f"busy: {batcher.pending} utterances waiting (limit {settings.max_pending})"
         return JSONResponse({"ready": ready, "reason": reason, "model": description["name"],
                              "backend": backend_name, "uptime_s": round(time.time() - started, 1),
@@ -183,8 +209,8 @@ def create_app(backend: Any, settings: Settings, source: str | Path, backend_nam
                 msg = str(e) if isinstance(e, ValueError) else f"cannot be read ({type(e).__name__}: {e})"
                 w = next((x for x in reversed(where) if msg.startswith(x)), "body")
                 raise ApiError(422, msg if msg.startswith(w) else f"{w}: {msg}", field_of(msg, w)) from None
-            if getattr(inputs, "tokenizer", None) is not None:
-                _check_token_ids(examples, where, inputs.tokenizer)
+            if vocab is not None and "text" in inputs.modalities:
+                _check_token_ids(examples, where, vocab)
             t = time.perf_counter()
             p = await predict(examples)
             return {"predictions": utterance_answers(p, inputs.task, list(inputs.label_names)),

@@ -109,10 +109,20 @@ class Batcher:
             examples = [ex for j in jobs for ex in j.examples]
             try:
                 p = await loop.run_in_executor(self._pool, self.predict, examples)
-            except Exception as e:  # noqa: BLE001 - handed to every waiting request, never fatal
-                for j in jobs:
-                    if not j.future.done():
-                        j.future.set_exception(e)
+            except Exception as e:  # noqa: BLE001 - never fatal: one request's input must not fail the others
+                if len(jobs) == 1:
+                    if not jobs[0].future.done():
+                        jobs[0].future.set_exception(e)
+                    continue
+                for j in jobs:  # run each request alone: only the one that fails gets the error
+                    try:
+                        one = await loop.run_in_executor(self._pool, self.predict, j.examples)
+                    except Exception as e1:  # noqa: BLE001
+                        if not j.future.done():
+                            j.future.set_exception(e1)
+                    else:
+                        if not j.future.done():
+                            j.future.set_result(one)
                 continue
             self.stats["batches"] += 1
             self.stats["utterances"] += len(examples)

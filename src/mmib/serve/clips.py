@@ -15,9 +15,10 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
+from ..inputs import MEDIA as _MEDIA
 from .limits import ApiError
 
-MEDIA = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".wav", ".flac", ".mp3", ".m4a", ".ogg", ".aac")
+MEDIA = tuple(sorted(_MEDIA))
 # what the browser's MediaRecorder names its recordings, when the upload has no file name suffix
 MIME_SUFFIX = {"video/webm": ".webm", "audio/webm": ".webm", "video/mp4": ".mp4", "audio/mp4": ".m4a",
                "audio/ogg": ".ogg", "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3",
@@ -65,7 +66,7 @@ class ClipJob:
             return reason.replace(str(path), name).replace(str(path.parent), "")
 
         try:
-            rows, bad = clip_rows(path, text=text, words=words)
+            rows, bad, _ = clip_rows(path, text=text, words=words)
         except ValueError as e:
             msg = mine(str(e))
             raise ApiError(422, f"{_field_of_reason(msg)}: {msg}", _field_of_reason(msg)) from None
