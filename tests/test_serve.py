@@ -261,7 +261,7 @@ def fuzz_bodies(n: int, seed: int = 0) -> list[bytes]:
                 rec["audio_mask"] = [[2], "x", [0, 1, 0, 1, 0, 1] * 20, {}][int(rng.integers(4))]
             elif k == 3:
                 rec.pop("text")
-                rec["token_ids"] = [["a"], [-3], [10 ** 30], [[1, 2]]][int(rng.integers(4))]
+                rec["token_ids"] = [["a"], [-3], [10 ** 30], [None]][int(rng.integers(4))]
             elif k == 4:
                 rec.pop("audio")
             else:

@@ -235,6 +235,8 @@ def create_app(backend: Any, settings: Settings, source: str | Path, backend_nam
             answers = utterance_answers(p, inputs.task, list(inputs.label_names))
             for a, i in zip(answers, info):
                 a.update({k: i.get(k) for k in ("transcript", "transcript_source", "extract_seconds")})
+                if a["transcript_source"] == "manifest":  # here: the form field 'text'
+                    a["transcript_source"] = "given"
             return {"predictions": answers, "model_seconds": round(time.perf_counter() - t, 6)}
 
         return await within_timeout(work())
