@@ -31,7 +31,7 @@ class BackendUnavailable(RuntimeError):
 # name -> "module:loader"; the loader takes (source folder, device) and returns a Backend
 BACKENDS: dict[str, str] = {
     "torch": "mmib.serve.backends:load_torch",
-    "onnxruntime": "mmib.hub.onnx_backend:load_onnx",
+    "onnxruntime": "mmib.serve.backends:load_onnxruntime",
 }
 
 
@@ -41,6 +41,25 @@ def load_torch(source: Path, device: str | None = None) -> Backend:
     from ..engine import Predictor
 
     return Predictor.load(source, device=device)
+
+
+def load_onnxruntime(source: Path, device: str | None = None) -> Backend:
+    """The ``model.onnx`` of an ``mmib export RUN DIR --onnx`` folder in onnxruntime
+    (:class:`mmib.runtime.OnnxPredictor`); torch is not imported."""
+    if device not in (None, "cpu"):
+        raise BackendUnavailable(f"--device {device}: the onnxruntime backend runs on the CPU")
+    try:
+        from ..runtime import OnnxPredictor  # type: ignore[import-not-found]
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("mmib"):
+            raise BackendUnavailable("--backend onnxruntime: not available in this mmib (it has no mmib.runtime, "
+                                     "the ONNX export and its runtime); use --backend torch") from None
+        raise BackendUnavailable(f"--backend onnxruntime: not available: {e.name!r} is not installed "
+                                 "(pip install 'mmib[onnx]')") from None
+    try:
+        return OnnxPredictor.load(source)
+    except ImportError as e:
+        raise BackendUnavailable(f"--backend onnxruntime: not available: {e}") from None
 
 
 def _loader(name: str) -> Callable[..., Backend]:
@@ -64,10 +83,20 @@ def load_backend(name: str, source: str | Path, *, device: str | None = None,
                  revision: str | None = None) -> Backend:
     """The model at ``source`` (a run, a checkpoint, an exported folder or a Hub id, resolved as
     :func:`mmib.load` does) loaded once by the backend ``name``."""
+    loader = _loader(name)
+    return loader(resolve_source(source, revision), device)
+
+
+def resolve_source(source: str | Path, revision: str | None = None) -> Path:
+    """A local path as it is (without importing :mod:`mmib.hub`, which imports torch); a Hub id
+    through :func:`mmib.hub.resolve`."""
+    path = Path(source).expanduser()
+    if path.exists():
+        return path
     from ..hub import resolve
 
-    loader = _loader(name)
-    return loader(resolve(source, revision=revision), device)
+    return resolve(source, revision=revision)
 
 
-__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "load_backend", "load_torch"]
+__all__ = ["BACKENDS", "Backend", "BackendUnavailable", "load_backend", "load_onnxruntime", "load_torch",
+           "resolve_source"]

@@ -31,12 +31,11 @@ def require_serve_extra() -> None:
 def build_app(source: str | Path, settings: Settings, *, backend: str = "torch", device: str | None = None,
               revision: str | None = None) -> Any:
     require_serve_extra()
-    from ..hub import resolve
     from .app import create_app
-    from .backends import load_backend
+    from .backends import load_backend, resolve_source
 
     model = load_backend(backend, source, device=device, revision=revision)
-    return create_app(model, settings, resolve(source, revision=revision), backend)
+    return create_app(model, settings, resolve_source(source, revision), backend)
 
 
 def app_from_env() -> Any:
