@@ -60,7 +60,7 @@ def train_model(folder: Path) -> Path:
 
     data = converted.write(clip_corpus(max_frames=50), folder / "clips.safetensors")
     code = main(["train", "-c", str(ROOT / "configs" / "demo.toml"), "--data-path", str(data),
-                 "--modalities", "text,audio,visual", "--set", "train.epochs=1", "--set", "train.progress=false",
+                 "--modalities", "text,audio,visual", "--set", "data.dataset='auto'", "--set", "train.epochs=1", "--set", "train.progress=false",
                  "--out-dir", str(folder), "--name", "minilm-cmib", "--quiet"])
     if code != 0:
         raise SystemExit("training the benchmark model failed")

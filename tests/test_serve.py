@@ -297,3 +297,23 @@ def test_fuzz_500_malformed_bodies_then_the_server_still_answers(server):
     assert set(statuses) <= {400, 422}
     assert httpx.get(server.url + "/health").json()["ready"] is True
     assert httpx.post(server.url + "/v1/predict", json=GOOD).status_code == 200 and server.alive()
+
+
+def test_answers_for_each_task_are_strict_json():
+    from mmib.data.types import Predictions
+    from mmib.serve.answers import utterance_answers
+
+    logits = np.array([[2.0, -1.0, 0.0], [np.nan, 0.0, 0.0]], np.float32)
+    p = Predictions(ids=["a", "b"], pred=logits, labels=np.full((2, 3), np.nan, np.float32),
+                    heads={"audio": logits[::-1].copy(), "fused": logits}, kl={"fused": np.array([0.5, np.inf])})
+    names = ["happy", "sad", "angry"]
+    multi = utterance_answers(p, "multilabel", names)
+    assert multi[0]["present"] == ["happy"] and multi[0]["prediction"]["sad"] == pytest.approx(1 / (1 + np.e))
+    assert multi[1]["prediction"]["happy"] is None and multi[1]["kl"]["fused"] is None  # NaN, inf -> null
+    assert set(multi[0]["heads"]) == {"audio"}
+    one = utterance_answers(p, "multiclass", names)
+    assert one[0]["class"] == "happy" and sum(one[0]["prediction"].values()) == pytest.approx(1.0)
+    reg = utterance_answers(Predictions(["r"], np.array([[1.5]]), np.array([[np.nan]]), {"text": np.array([[0.2]])},
+                                        {"text": np.array([0.1])}), "regression", ["sentiment"])
+    assert reg == [{"id": "r", "prediction": 1.5, "heads": {"text": pytest.approx(0.2)}, "kl": {"text": pytest.approx(0.1)}}]
+    json.dumps([multi, one, reg], allow_nan=False)

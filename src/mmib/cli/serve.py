@@ -14,7 +14,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         max_body_mb=args.max_body_mb, timeout=args.timeout, extract_workers=args.extract_workers)
     settings.check()  # refuses before the model is loaded
     serve(args.model, settings, backend=args.backend, device=args.device, revision=args.revision,
-          workers=args.workers, log_level=args.log_level)
+          workers=args.workers, threads=args.threads, log_level=args.log_level)
     return 0
 
 
@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--extract-workers", type=int, default=2, help="clips extracted at once (default 2)")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes, each with its own model "
                                                           "(default 1)")
+    p.add_argument("--threads", type=int, help="the model's intra-op threads per worker (default: the runtime's "
+                                               "choice, usually all cores)")
     p.add_argument("--revision", help="a Hub id's branch, tag or commit")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)

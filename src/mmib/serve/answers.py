@@ -6,7 +6,8 @@ One utterance's answer (``POST /v1/predict``; the clip endpoint adds ``transcrip
     {"id": "u1",
      "prediction": 1.27,                       # sentiment on the dataset's scale (regression), or
                                                # {"happy": 0.81, ...} emotion probabilities by name
-     "present": ["happy"],                     # emotions only: probability > 0.5
+     "present": ["happy"],                     # multilabel emotions: probability > 0.5
+     "class": "happy",                         # multiclass (one emotion per utterance): the argmax
      "heads": {"text": 0.9, "audio": -0.2},    # each modality's own decoder (same form as prediction)
      "kl": {"text": 0.12, "audio": 0.40, "fused": 0.08}}   # mean KL per latent dim of each bottleneck
 """
@@ -21,14 +22,24 @@ from typing import Any
 import numpy as np
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+def _num(x: Any) -> float | None:
+    """A float for JSON; None for NaN / inf (strict JSON has no such numbers)."""
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def _probabilities(row: np.ndarray, task: str) -> np.ndarray:
+    x = np.asarray(row, np.float64)
+    if task == "multiclass":  # one class per utterance: softmax over the logits
+        e = np.exp(x - np.max(x))
+        return e / e.sum()
+    return 1.0 / (1.0 + np.exp(-x))  # multilabel: each emotion on its own
 
 
 def _value(row: np.ndarray, task: str, labels: list[str]) -> Any:
     if task == "regression":
-        return float(row[0])
-    return {name: float(p) for name, p in zip(labels, _sigmoid(row))}
+        return _num(row[0])
+    return {name: _num(p) for name, p in zip(labels, _probabilities(row, task))}
 
 
 def utterance_answers(p: Any, task: str, labels: list[str]) -> list[dict[str, Any]]:
@@ -36,10 +47,12 @@ def utterance_answers(p: Any, task: str, labels: list[str]) -> list[dict[str, An
     out = []
     for i, uid in enumerate(p.ids):
         a: dict[str, Any] = {"id": str(uid), "prediction": _value(p.pred[i], task, labels)}
-        if task != "regression":
-            a["present"] = [n for n, v in a["prediction"].items() if v > 0.5]
+        if task == "multiclass":
+            a["class"] = labels[int(np.argmax(p.pred[i]))]
+        elif task != "regression":
+            a["present"] = [n for n, v in a["prediction"].items() if v is not None and v > 0.5]
         a["heads"] = {h: _value(v[i], task, labels) for h, v in p.heads.items() if h != "fused"}
-        a["kl"] = {b: float(v[i]) for b, v in p.kl.items()}
+        a["kl"] = {b: _num(v[i]) for b, v in p.kl.items()}
         out.append(a)
     return out
 

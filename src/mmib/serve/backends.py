@@ -6,7 +6,7 @@
   from one worker thread at a time.
 
 Backends are chosen by name (``mmib serve --backend NAME``) from :data:`BACKENDS`: a name ->
-``"module:attribute"`` of a loader ``(source, device) -> backend``. Plugging in another runtime
+``"module:attribute"`` of a loader ``(source, device, threads) -> backend``. Plugging in another runtime
 is one line here; the loader's module is imported only when that backend is asked for, so a
 process serving with onnxruntime never imports torch.
 """
@@ -28,22 +28,26 @@ class BackendUnavailable(RuntimeError):
     """The backend asked for cannot run in this installation (the message says why)."""
 
 
-# name -> "module:loader"; the loader takes (source folder, device) and returns a Backend
+# name -> "module:loader"; the loader takes (source folder, device, threads) and returns a Backend
 BACKENDS: dict[str, str] = {
     "torch": "mmib.serve.backends:load_torch",
     "onnxruntime": "mmib.serve.backends:load_onnxruntime",
 }
 
 
-def load_torch(source: Path, device: str | None = None) -> Backend:
+def load_torch(source: Path, device: str | None = None, threads: int | None = None) -> Backend:
     """The PyTorch model (:class:`mmib.engine.Predictor`): a run directory, its checkpoint or an
-    exported folder."""
+    exported folder; ``threads``: torch's intra-op threads (default: torch's choice)."""
+    import torch
+
     from ..engine import Predictor
 
+    if threads:
+        torch.set_num_threads(threads)
     return Predictor.load(source, device=device)
 
 
-def load_onnxruntime(source: Path, device: str | None = None) -> Backend:
+def load_onnxruntime(source: Path, device: str | None = None, threads: int | None = None) -> Backend:
     """The ``model.onnx`` of an ``mmib export RUN DIR --onnx`` folder in onnxruntime
     (:class:`mmib.runtime.OnnxPredictor`); torch is not imported."""
     if device not in (None, "cpu"):
@@ -57,7 +61,7 @@ def load_onnxruntime(source: Path, device: str | None = None) -> Backend:
         raise BackendUnavailable(f"--backend onnxruntime: not available: {e.name!r} is not installed "
                                  "(pip install 'mmib[onnx]')") from None
     try:
-        return OnnxPredictor.load(source)
+        return OnnxPredictor.load(source, threads=threads)
     except ImportError as e:
         raise BackendUnavailable(f"--backend onnxruntime: not available: {e}") from None
 
@@ -79,12 +83,12 @@ def _loader(name: str) -> Callable[..., Backend]:
     return fn
 
 
-def load_backend(name: str, source: str | Path, *, device: str | None = None,
-                 revision: str | None = None) -> Backend:
+def load_backend(name: str, source: str | Path, *, device: str | None = None, revision: str | None = None,
+                 threads: int | None = None) -> Backend:
     """The model at ``source`` (a run, a checkpoint, an exported folder or a Hub id, resolved as
     :func:`mmib.load` does) loaded once by the backend ``name``."""
     loader = _loader(name)
-    return loader(resolve_source(source, revision), device)
+    return loader(resolve_source(source, revision), device, threads)
 
 
 def resolve_source(source: str | Path, revision: str | None = None) -> Path:

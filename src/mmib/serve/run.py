@@ -29,12 +29,12 @@ def require_serve_extra() -> None:
 
 
 def build_app(source: str | Path, settings: Settings, *, backend: str = "torch", device: str | None = None,
-              revision: str | None = None) -> Any:
+              revision: str | None = None, threads: int | None = None) -> Any:
     require_serve_extra()
     from .app import create_app
     from .backends import load_backend, resolve_source
 
-    model = load_backend(backend, source, device=device, revision=revision)
+    model = load_backend(backend, source, device=device, revision=revision, threads=threads)
     return create_app(model, settings, resolve_source(source, revision), backend)
 
 
@@ -42,11 +42,11 @@ def app_from_env() -> Any:
     """The app factory of each uvicorn worker process (``uvicorn --factory``)."""
     env = json.loads(os.environ["MMIB_SERVE_CONFIG"])
     return build_app(env["source"], Settings(**env["settings"]), backend=env["backend"], device=env["device"],
-                     revision=env.get("revision"))
+                     revision=env.get("revision"), threads=env.get("threads"))
 
 
 def serve(source: str | Path, settings: Settings, *, backend: str = "torch", device: str | None = None,
-          revision: str | None = None, workers: int = 1, log_level: str = "info") -> None:
+          revision: str | None = None, workers: int = 1, threads: int | None = None, log_level: str = "info") -> None:
     """Serve until interrupted (Ctrl-C)."""
     require_serve_extra()
     import uvicorn
@@ -57,10 +57,11 @@ def serve(source: str | Path, settings: Settings, *, backend: str = "torch", dev
                   timeout_graceful_shutdown=5, server_header=False)
     if workers > 1:
         os.environ["MMIB_SERVE_CONFIG"] = json.dumps({"source": str(source), "settings": asdict(settings),
-                                                      "backend": backend, "device": device, "revision": revision})
+                                                      "backend": backend, "device": device, "revision": revision,
+                                                      "threads": threads})
         uvicorn.run("mmib.serve.run:app_from_env", factory=True, workers=workers, **common)
         return
-    app = build_app(source, settings, backend=backend, device=device, revision=revision)
+    app = build_app(source, settings, backend=backend, device=device, revision=revision, threads=threads)
     scheme_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"mmib serve: {source} ({backend}) on http://{scheme_host}:{settings.port}/  "
           f"(API docs at /docs{', token required on /v1/*' if settings.token else ''})", file=sys.stderr, flush=True)

@@ -108,7 +108,8 @@ function renderPrediction(a) {
   } else {
     for (const [name, p] of Object.entries(a.prediction)) {
       const row = document.createElement("div");
-      row.className = "emotion" + (a.present && a.present.includes(name) ? " present" : "");
+      const chosen = a.present || (a["class"] ? [a["class"]] : []);
+      row.className = "emotion" + (chosen.includes(name) ? " present" : "");
       row.dataset.emotion = name;
       row.dataset.value = String(p);
       row.innerHTML = `<span></span><div class="track"><div class="fill"></div></div><span>${(100 * p).toFixed(0)}%</span>`;
