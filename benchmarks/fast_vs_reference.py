@@ -2,6 +2,8 @@
 
     python benchmarks/fast_vs_reference.py                 # 3 seeds, MiniLM, ~10-15 CPU minutes
     python benchmarks/fast_vs_reference.py --seeds 0 1 2 3 4 --epochs 6
+    python benchmarks/fast_vs_reference.py --encoder mpnet --paths fast --seeds 0 --n-train 512 --n-valid 128 \
+        --n-test 256 --tag synth-mpnet     # one encoder's accuracy on a short run (any model.text_encoder)
 
 For each training seed, trains C-MIB + concat with the pretrained MiniLM text encoder on a
 reduced synth split (same data for every seed) with ``mmib``'s real training loop (``fit``:
@@ -36,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import PATHS  # noqa: E402  (the same protocol definitions as the speed benchmark)
+from speed import PATHS, machine_info  # noqa: E402  (the same protocol definitions as the speed benchmark)
 
 ROOT = Path(__file__).resolve().parent
 METRICS = ["MAE", "Corr", "Has0_acc_2", "Non0_acc_2", "Non0_F1_score", "Mult_acc_7"]
@@ -98,7 +100,8 @@ def noise_check(agg: dict, a: str, b: str) -> dict[str, dict]:
     return out
 
 
-def markdown(agg: dict, check: dict, args: argparse.Namespace, started: dt.datetime, load: tuple) -> str:
+def markdown(agg: dict, check: dict, args: argparse.Namespace, started: dt.datetime, load: tuple,
+             machine: dict) -> str:
     a, b = args.compare
     paths = list(agg)
     head = "| path | " + " | ".join(METRICS) + " | s per run |"
@@ -116,7 +119,8 @@ def markdown(agg: dict, check: dict, args: argparse.Namespace, started: dt.datet
         f"{args.n_train}/{args.n_valid}/{args.n_test}, {args.epochs} epochs, lr 1e-3, text lr 5e-5, "
         f"beta 1e-3, batch 32; training seeds {args.seeds}; test metrics of the epoch selected on "
         f"valid loss (MIB convention; mean ± sd over seeds). 1-minute load average "
-        f"{load[0]:.1f} before, {load[1]:.1f} after (a shared machine: times are noisy).", "", *rows, ""])
+        f"{load[0]:.1f} before, {load[1]:.1f} after (a shared machine: times are noisy). Machine: "
+        f"{machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}.", "", *rows, ""])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compare", nargs=2, default=["fast", "reference"], metavar=("A", "B"),
                    help="the two paths whose difference is checked against seed noise")
     p.add_argument("--out", default=str(ROOT / "results"))
+    p.add_argument("--tag", default="", help="suffix of the result file names")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -147,13 +152,16 @@ def main(argv: list[str] | None = None) -> int:
                       "  ".join(f"{k} {v:.3f}" for k, v in r["test"].items()), flush=True)
     agg = aggregate(runs, paths)
     check = noise_check(agg, *args.compare)
-    text = markdown(agg, check, args, started, (load0, os.getloadavg()[0]))
+    import torch
+
+    machine = machine_info(torch.device("cpu"))
+    text = markdown(agg, check, args, started, (load0, os.getloadavg()[0]), machine)
     print("\n" + text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{args.compare[0]}_vs_{args.compare[1]}_{started:%Y%m%d-%H%M}"
+    stem = f"{args.compare[0]}_vs_{args.compare[1]}_{started:%Y%m%d-%H%M}" + (f"_{args.tag}" if args.tag else "")
     (out / f"{stem}.json").write_text(json.dumps(
-        {"date": started.isoformat(timespec="seconds"), "settings": vars(args), "paths": {k: RUNS[k] for k in paths},
+        {"date": started.isoformat(timespec="seconds"), "machine": machine, "settings": vars(args), "paths": {k: RUNS[k] for k in paths},
          "runs": runs, "aggregate": agg, "difference": {"a": args.compare[0], "b": args.compare[1], **check}},
         indent=1))
     (out / f"{stem}.md").write_text(text)

@@ -1,12 +1,15 @@
 """Speed benchmark: the reference protocol vs mmib's default path vs the frozen-encoder cache.
 
-    python benchmarks/speed.py                      # bert-base-config and minilm, 3 paths
+    python benchmarks/speed.py                      # bert-base-config, mpnet and minilm, 3 paths
+    python benchmarks/speed.py --scale small --encoders bert-base-config mpnet --paths default cached
     python benchmarks/speed.py --encoders minilm --paths default default-bf16 default-loop-adam
     python benchmarks/speed.py --scale mosei --encoders bert-base-config --paths reference default cached
 
 Data: the built-in ``synth`` dataset at MOSI's sizes (train 1284 / valid 229 / test 686,
-log-normal word counts with mean 12), or with ``--scale mosei`` at CMU-MOSEI's (16,326 /
-1,871 / 4,659). Paths (``PATHS`` below):
+log-normal word counts with mean 12), with ``--scale mosei`` at CMU-MOSEI's (16,326 /
+1,871 / 4,659), with ``--scale small`` a fifth of MOSI (256 / 64 / 128). Encoders: any
+``model.text_encoder`` value; ``mpnet`` (the pretrained all-mpnet-base-v2, a bert-base-class
+MPNet) is resolved (assembled from its PyPI parts, once) before any case is timed. Paths (``PATHS`` below):
 
 * ``reference``: the MIB reference protocol re-implemented as a mode - every batch padded
   to 50, last-step pooling, no masks, batch 32 in file-shuffled order, evaluation batches
@@ -52,7 +55,8 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent
-SCALES = {"mosi": (1284, 229, 686), "mosei": (16326, 1871, 4659)}  # train / valid / test utterances
+SCALES = {"mosi": (1284, 229, 686), "mosei": (16326, 1871, 4659),  # train / valid / test utterances
+          "small": (256, 64, 128)}  # a fifth of MOSI: a quick comparison of encoders (~1 min per case, quiet)
 COMMON = ["data.dataset='synth'", "train.progress=false", "model.variant='cmib'",
           "model.fusion='concat'", "train.batch_size=32", "train.seed=0"]
 PATHS: dict[str, list[str]] = {
@@ -452,7 +456,7 @@ def targets(results: list[dict], machine: dict, encoder: str = "bert-base-config
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--encoders", nargs="+", default=["bert-base-config", "minilm"])
+    p.add_argument("--encoders", nargs="+", default=["bert-base-config", "mpnet", "minilm"])
     p.add_argument("--paths", nargs="+", default=["reference", "default", "cached"], choices=sorted(PATHS))
     p.add_argument("--scale", default="mosi", choices=sorted(SCALES),
                    help="synth split sizes: MOSI's (1,284 training utterances) or MOSEI's (16,326)")
@@ -484,6 +488,12 @@ def main(argv: list[str] | None = None) -> int:
     from mmib.engine.seed import resolve_device
 
     device = resolve_device(args.device)
+    from mmib.encoders import text_encoder_spec
+
+    for enc in args.encoders:  # find (mpnet: assemble and verify, once) every encoder before timing
+        spec = text_encoder_spec(enc)
+        if spec.tokenizer is not None:
+            spec.tokenizer()
     started = dt.datetime.now().astimezone()
     load_before = os.getloadavg()
     peaks = {"fp32": peak_matmul(torch.float32, device), "bf16": peak_matmul(torch.bfloat16, device)}
@@ -542,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"speed_{device.type}_{started:%Y%m%d-%H%M}" + ("_mosei" if args.scale == "mosei" else "") \
+    stem = f"speed_{device.type}_{started:%Y%m%d-%H%M}" + (f"_{args.scale}" if args.scale != "mosi" else "") \
         + (f"_{args.tag}" if args.tag else "")
     (out / f"{stem}.json").write_text(json.dumps(report, indent=1, default=str))
     (out / f"{stem}.md").write_text(text)

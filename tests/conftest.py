@@ -61,3 +61,22 @@ os.environ["OMP_NUM_THREADS"] = "1"
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mmib_cache(tmp_path_factory):
+    """mmib's per-user cache folder (``MMIB_CACHE``) is one folder of this test session,
+    inherited by subprocesses: the suite writes nothing to ~/.cache/mmib, and what it assembles
+    there (all-mpnet-base-v2 from its parts: 438 MB hashed) is assembled once per session."""
+    os.environ["MMIB_CACHE"] = str(tmp_path_factory.getbasetemp() / "mmib-cache")
+    os.environ.pop("MMIB_MPNET_DIR", None)
+
+
+@pytest.fixture(scope="session")
+def mpnet_folder(_mmib_cache):
+    """all-mpnet-base-v2 from the installed parts of ``mmib[mpnet]``, in the session's cache."""
+    from mmib.encoders import mpnet
+
+    if not mpnet.PARTS.installed():
+        pytest.skip("needs the extra mmib[mpnet] (the README's test command installs it)")
+    return mpnet.mpnet_path()

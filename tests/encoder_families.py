@@ -23,11 +23,13 @@ FAMILIES = {
     "electra": "electra",
     "deberta-v2": "deberta-v2",
     "deberta-v3": "deberta-v2",
+    "mpnet": "mpnet",
 }
 
 
-def _wordpiece(extra: list[str] = ()) -> dict[str, int]:
-    toks = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *LETTERS, *[f"##{c}" for c in LETTERS], *extra]
+def _wordpiece(extra: list[str] = (), specials: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+               ) -> dict[str, int]:
+    toks = [*specials, *WORDS, *LETTERS, *[f"##{c}" for c in LETTERS], *extra]
     return {t: i for i, t in enumerate(dict.fromkeys(toks))}
 
 
@@ -43,6 +45,8 @@ def tokenizer(family: str):
         return tf.BertTokenizer(vocab=_wordpiece(CHINESE), tokenize_chinese_chars=True)
     if family == "electra":
         return tf.ElectraTokenizer(vocab=_wordpiece())
+    if family == "mpnet":  # WordPiece with RoBERTa's specials: <s> 0, <pad> 1, </s> 2
+        return tf.MPNetTokenizer(vocab=_wordpiece(specials=("<s>", "<pad>", "</s>", "[UNK]", "<mask>")))
     if family == "roberta":
         from tokenizers.pre_tokenizers import ByteLevel
 
@@ -84,6 +88,8 @@ def config(family: str, vocab_size: int, pad_id: int):
                                   pos_att_type=["p2c", "c2p"], position_buckets=16, share_att_key=True,
                                   norm_rel_ebd="layer_norm", position_biased_input=False,
                                   max_relative_positions=64, type_vocab_size=0, **SIZES)
+    if family == "mpnet":  # relative position bias (32 buckets) on every layer's scores, pad id 1
+        return tf.MPNetConfig(vocab_size=vocab_size, pad_token_id=pad_id, **SIZES)
     raise KeyError(family)
 
 

@@ -87,3 +87,25 @@ def write_clip(path: str | Path, *, audio: np.ndarray | None = None, sr: int = 1
             for pk in a.encode():
                 c.mux(pk)
     return path
+
+
+def spoken(text: str, *, speed: int = 150, pad: float = 0.25, voice: str = "en") -> tuple[np.ndarray, int]:
+    """``text`` read by Debian's espeak-ng (a formant synthesiser, no model files): (float32
+    mono samples with ``pad`` seconds of silence at both ends, sample rate). Raises a clear
+    error when espeak-ng is missing (CI's .ci/run installs it)."""
+    import io
+    import shutil
+    import subprocess
+    import wave
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise RuntimeError("the speech tests need Debian's espeak-ng to speak their sentences: "
+                           "apt-get install espeak-ng (.ci/run installs it)")
+    wav = subprocess.run([exe, "--stdout", "-v", voice, "-s", str(speed), text], capture_output=True,
+                         check=True).stdout
+    with wave.open(io.BytesIO(wav)) as w:
+        sr = w.getframerate()
+        y = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768
+    z = np.zeros(int(pad * sr), np.float32)
+    return np.concatenate([z, y, z]), sr

@@ -1,4 +1,4 @@
-"""Text encoders beyond BERT (RoBERTa, XLM-R, ELECTRA, DeBERTa-v2/v3, a Chinese BERT), each a
+"""Text encoders beyond BERT (RoBERTa, XLM-R, ELECTRA, DeBERTa-v2/v3, MPNet, a Chinese BERT), each a
 tiny random-weight model with a tokenizer of its family built in the test, through mmib's
 ordinary path: tokenising, padding, the last-layer speed path (or its fallback), training,
 reloading and the frozen-encoder cache."""
@@ -18,7 +18,7 @@ from mmib.encoders.huggingface import load_backbone, load_tokenizer
 from mmib.encoders.last_layer import padded_ids, supports_partial_last_layer
 from mmib.engine import fit
 
-PARTIAL = {"bert-chinese", "roberta", "xlm-roberta", "electra"}  # the rest fall back to the whole backbone
+PARTIAL = {"bert-chinese", "roberta", "xlm-roberta", "electra", "mpnet"}  # the rest fall back to the whole backbone
 
 
 @pytest.fixture(scope="module")

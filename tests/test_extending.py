@@ -131,7 +131,7 @@ def test_extractor_example_extracts_a_manifest(part_file, tmp_path):
         rows.append(f"c{i},{i}.wav,hello,{i - 1},{split}")
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     res = extract_manifest(tmp_path / "m.csv", tmp_path / "d.safetensors", audio="loudness", workers=1,
-                           progress=False)
+                           progress=False, asr=None)
     c = converted.read(res.out)
     assert c.dims["audio"] == 2 and c.extraction["audio"]["extractor"] == "loudness"
     levels = [float(np.median(c.splits[s].fields["audio"][0][:, 0])) for s in ("train", "valid", "test")]

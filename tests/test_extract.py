@@ -101,7 +101,7 @@ def test_extract_writes_a_dataset_that_describes_itself(clips, tmp_path):
     folder, rows = clips
     out = tmp_path / "ds.safetensors"
     code = main(["extract", str(write_manifest(folder, rows)), "-o", str(out), "--workers", "1", "-q",
-                 "--name", "tones"])
+                 "--name", "tones", "--asr", "none"])
     assert code == 0
     c = converted.read(out)
     assert c.sizes == {"train": 4, "valid": 2, "test": 2} and c.reader == "extract"
@@ -125,18 +125,18 @@ def test_extract_writes_a_dataset_that_describes_itself(clips, tmp_path):
 def test_extraction_is_deterministic_and_a_rerun_reuses_every_clip(clips, tmp_path):
     folder, rows = clips
     man = write_manifest(folder, rows, "det.csv")
-    a = extract_manifest(man, tmp_path / "a.safetensors", workers=1, progress=False)
-    b = extract_manifest(man, tmp_path / "b.safetensors", workers=2, progress=False)
+    a = extract_manifest(man, tmp_path / "a.safetensors", workers=1, progress=False, asr=None)
+    b = extract_manifest(man, tmp_path / "b.safetensors", workers=2, progress=False, asr=None)
     assert a.extracted == b.extracted == 8
     for s in ("train", "valid", "test"):
         x, y = a.corpus.splits[s].fields["audio"], b.corpus.splits[s].fields["audio"]
         assert x.values.tobytes() == y.values.tobytes() and x.lengths.tolist() == y.lengths.tolist()
-    again = extract_manifest(man, tmp_path / "a.safetensors", workers=1, progress=False)
+    again = extract_manifest(man, tmp_path / "a.safetensors", workers=1, progress=False, asr=None)
     assert (again.extracted, again.reused) == (0, 8)
     parts = sorted((tmp_path / "a.safetensors.parts").glob("*.safetensors"))
     for p in parts[:3]:
         p.unlink()
-    resumed = extract_manifest(man, tmp_path / "a.safetensors", workers=1, progress=False)
+    resumed = extract_manifest(man, tmp_path / "a.safetensors", workers=1, progress=False, asr=None)
     assert (resumed.extracted, resumed.reused) == (3, 5)
     x, y = a.corpus.splits["train"].fields["audio"], resumed.corpus.splits["train"].fields["audio"]
     assert x.values.tobytes() == y.values.tobytes()
@@ -156,18 +156,18 @@ def test_bad_rows_and_clips_are_reported_with_row_and_reason_and_strict_stops(cl
     ]
     man = write_manifest(folder, rows + bad, "bad.csv")
     out = tmp_path / "ds.safetensors"
-    assert main(["extract", str(man), "-o", str(out), "--workers", "1", "-q"]) == 0
+    assert main(["extract", str(man), "-o", str(out), "--workers", "1", "-q", "--asr", "none"]) == 0
     err = capsys.readouterr().err
     expect = {"missing": "file not found", "noaudio": "no audio track", "garbage": "not a readable",
               "split": "split 'dev': expected one of train, valid, test", "range": "outside [-3, 3]",
-              "notext": "empty transcript"}
+              "notext": "no transcript (column 'text' is empty) and --asr none"}
     for k, (uid, why) in enumerate(expect.items()):
         line = next(x for x in err.splitlines() if f": {uid}: " in x)
         assert f"bad.csv:{len(rows) + 2 + k}: {uid}: " in line and why in line, line
     report = [json.loads(x) for x in (tmp_path / "ds.safetensors.report.jsonl").read_text().splitlines()]
     assert [r["id"] for r in report] == list(expect)
     assert converted.read(out).sizes == {"train": 4, "valid": 2, "test": 2}
-    assert main(["extract", str(man), "-o", str(tmp_path / "s.safetensors"), "--strict", "-q"]) == 1
+    assert main(["extract", str(man), "-o", str(tmp_path / "s.safetensors"), "--strict", "-q", "--asr", "none"]) == 1
     assert f"bad.csv:{len(rows) + 5}: split: split 'dev'" in capsys.readouterr().err
     assert not (tmp_path / "s.safetensors").exists()
 
@@ -208,7 +208,7 @@ def test_a_killed_extraction_resumes_where_it_stopped(clips, tmp_path):
         more.append({"id": f"long{k}", "media": f"long{k}.wav", "text": "long", "split": "train", "label": "0"})
     man = write_manifest(folder, rows + more, "kill.csv")
     out = tmp_path / "k.safetensors"
-    cmd = [sys.executable, "-m", "mmib", "extract", str(man), "-o", str(out), "--workers", "1", "-q"]
+    cmd = [sys.executable, "-m", "mmib", "extract", str(man), "-o", str(out), "--workers", "1", "-q", "--asr", "none"]
     proc = subprocess.Popen(cmd)
     parts = tmp_path / "k.safetensors.parts"
     deadline = time.time() + 120
@@ -235,7 +235,7 @@ def test_visual_stream_masks_no_face_frames_and_a_faceless_clip_is_reported(tmp_
     rows.append({"id": "empty", "media": "empty.mp4", "text": "hi", "split": "train", "label": "0"})
     out = tmp_path / "v.safetensors"
     assert main(["extract", str(write_manifest(tmp_path, rows)), "-o", str(out), "--visual", "face",
-                 "--workers", "1", "-q"]) == 0
+                 "--workers", "1", "-q", "--asr", "none"]) == 0
     assert f"clips.csv:{len(rows) + 1}: empty: no face in any frame" in capsys.readouterr().err
     c = converted.read(out)
     tr = c.splits["train"]

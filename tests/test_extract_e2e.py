@@ -45,7 +45,7 @@ def clips(tmp_path_factory):
 @pytest.mark.slow
 def test_extract_train_and_predict_a_new_clip(clips, tmp_path, capsys):
     ds = tmp_path / "own.safetensors"
-    args = ["extract", str(clips / "clips.csv"), "-o", str(ds), "--workers", "2", "-q", "--max-frames", "50"]
+    args = ["extract", str(clips / "clips.csv"), "-o", str(ds), "--workers", "2", "-q", "--max-frames", "50", "--asr", "none"]
     if visual():
         args += ["--visual", visual()]
     assert main(args) == 0
@@ -75,7 +75,7 @@ def test_extract_train_and_predict_a_new_clip(clips, tmp_path, capsys):
     assert main(["predict", str(run), str(man)]) == 0
     cap = capsys.readouterr()
     assert [ln.split(",")[:2] for ln in cap.out.strip().splitlines()[1:]] == [["new", row[1]]]
-    assert f"skipped {man}:2: gone: " in cap.err and f"skipped {man}:4: notext: empty transcript" in cap.err
+    assert f"skipped {man}:2: gone: " in cap.err and f"skipped {man}:4: notext: no transcript (column 'text'" in cap.err
     # refusals: no transcript; a run whose features mmib did not extract
     assert main(["predict", str(run), str(new)]) == 2
-    assert "empty transcript (column 'text') (give the transcript with --text)" in capsys.readouterr().err
+    assert "extracted without a speech recogniser (--asr none)" in capsys.readouterr().err

@@ -127,3 +127,34 @@ def test_cached_states_are_read_at_the_two_steps_the_conv_needs(dtype):
     tol = 1e-5 if dtype == torch.float32 else 3e-2
     assert torch.allclose(fast.float(), full.float(), atol=tol, rtol=tol)
     assert torch.allclose(g_fast, enc.conv.weight.grad, atol=tol * 10, rtol=tol)
+
+
+def test_mpnet_relative_bias_keeps_the_speed_path_exact_with_gradients(tmp_path):
+    """MPNet adds a relative position bias to every layer's scores; the last layer computed at
+    two steps takes the bias rows of those steps: values and gradients equal the whole
+    computation (the bias table's gradient included)."""
+    from encoder_families import build
+
+    from mmib.encoders.huggingface import load_backbone
+
+    torch.manual_seed(0)
+    bb = load_backbone(build("mpnet", tmp_path / "mpnet"), pretrained=True)
+    enc = PretrainedTextEncoder(bb.model, bb.hidden_size, 50).train()
+    _no_dropout(enc)
+    assert supports_partial_last_layer(enc.backbone)
+    ids, mask, lengths = _batch(lengths=(9, 3, 1, 2, 6))
+    ids = ids % 40 + 5 * mask  # the tiny vocabulary; padding 0 (mmib's batches) becomes pad id 1 inside
+    g = torch.randn(len(lengths), 50, generator=torch.Generator().manual_seed(1))
+    rows = torch.arange(len(lengths))
+
+    def grads(fn):
+        enc.zero_grad()
+        (fn() * g).sum().backward()
+        return {n: p.grad.clone() for n, p in enc.named_parameters() if p.grad is not None}
+
+    a = grads(lambda: enc(ids, mask)[rows, lengths - 1])
+    b = grads(lambda: enc.last_step(ids, mask))
+    assert a.keys() == b.keys() and "backbone.encoder.relative_attention_bias.weight" in a
+    assert any("layer.1." in n for n in a)  # the last layer trains too
+    for n in a:
+        torch.testing.assert_close(b[n], a[n], rtol=1e-4, atol=1e-5, msg=n)

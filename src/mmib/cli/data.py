@@ -38,8 +38,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     sizes = " / ".join(f"{s} {n}" for s, n in corpus.sizes.items())
     dims = ", ".join(f"{k} {v or 'ids'}" for k, v in corpus.dims.items())
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): {corpus.reader} format, splits {sizes}; "
-          f"fields {dims}" + ("; words" if corpus.word_aligned else ""))
-    print(f"train on it with: mmib train --data-path {out} --dataset DATASET ...")
+          f"fields {dims or 'none (text only)'}" + ("; words" if corpus.word_aligned else ""))
+    how = "" if corpus.dataset else " --dataset DATASET"  # a file that describes itself needs no name
+    print(f"train on it with: mmib train --data-path {out}{how} ...")
     return 0
 
 

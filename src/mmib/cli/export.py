@@ -9,9 +9,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..hub import export_run
 
     out = export_run(args.run, args.dir, overwrite=args.overwrite, push_to_hub=args.push_to_hub,
-                     private=not args.public)
-    print(f"wrote {out} (config.json, model.safetensors, text_encoder/, README.md); load it with "
+                     private=not args.public, onnx=args.onnx)
+    extra = ", model.onnx, onnx.json" if args.onnx else ""
+    print(f"wrote {out} (config.json, model.safetensors, text_encoder/, README.md{extra}); load it with "
           f"mmib.load({str(out)!r})")
+    if args.onnx:
+        print(f"without torch: mmib.runtime.OnnxPredictor.load({str(out)!r}) (pip install 'mmib[onnx]')")
     if args.push_to_hub:
         print(f"uploaded to the Hugging Face Hub as {args.push_to_hub}")
     return 0
@@ -23,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                "score is exported, the card reports mean +/- std over the seeds)")
     p.add_argument("dir", help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier export in DIR")
+    p.add_argument("--onnx", action="store_true", help="also write model.onnx (the deterministic prediction path, "
+                                                       "for onnxruntime without torch; needs mmib[onnx])")
     p.add_argument("--push-to-hub", metavar="REPO_ID", help="then upload DIR to this Hub repository "
                                                             "(needs network and a token: huggingface-cli login)")
     p.add_argument("--public", action="store_true", help="with --push-to-hub: create the repository public "

@@ -21,7 +21,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
                                workers=args.workers, strict=args.strict, max_frames=args.max_frames,
                                align=args.align, labels=args.labels, label_range=args.label_range,
                                emotions=args.emotions.split(",") if args.emotions else None, name=args.name,
-                               progress=not args.quiet)
+                               progress=not args.quiet, asr=none(args.asr), asr_model=args.asr_model,
+                               allow_outside=args.allow_outside)
     except DataError as e:
         print(f"mmib extract: error: {e}", file=sys.stderr)
         return 1
@@ -33,23 +34,44 @@ def cmd_extract(args: argparse.Namespace) -> int:
           f"{'aligned on words' if c.word_aligned else 'unaligned'}; labels {c.dataset['labels']}")
     print(f"clips extracted {res.extracted}, reused from {out.name}.parts {res.reused}, skipped {len(res.bad)}"
           + (f" (reasons in {res.report})" if res.report else ""))
+    t = res.transcripts
+    if t:
+        asr = c.extraction["asr"]
+        line = (f"transcripts: {', '.join(f'{k} {v}' for k, v in t['text_from'].items())}; word timings: "
+                f"{', '.join(f'{k} {v}' for k, v in t['timings_from'].items())}")
+        if t["aligned_rows"]:
+            line += (f"; {t['aligned_rows']} given transcript{'s' * (t['aligned_rows'] != 1)} aligned to the "
+                     "recognised words "
+                     f"({t['words_matched']} of {t['words_given']} words matched, the rest interpolated)")
+        if t["mean_confidence"] is not None:
+            line += f"; recogniser {asr['transcriber']} {asr['model_name']}, mean confidence {t['mean_confidence']:.2f}"
+        print(line + f"; per row in {res.transcripts_file}")
     print(f"train on it with: mmib train --data-path {out}")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..extract import EXTRACTORS
+    from ..extract.transcribe import TRANSCRIBERS
 
     def names(mod: str) -> list[str]:
         return [n for n, s in EXTRACTORS.items() if s.modality == mod] + ["none"]
 
     p = sub.add_parser("extract", help="extract features from raw clips listed in a manifest into a dataset file")
-    p.add_argument("manifest", help="CSV or JSONL: id, media, text, label, split (+ video, start, end, words, "
+    p.add_argument("manifest", help="CSV or JSONL: id, media, label, split (+ text, video, start, end, words, "
                                     "openface); docs/own_data.md")
     p.add_argument("-o", "--out", required=True, help="the dataset file to write (.safetensors)")
     p.add_argument("--audio", default="librosa", choices=names("audio"), help="audio extractor (default librosa)")
     p.add_argument("--visual", default="none", choices=names("visual"),
                    help="visual extractor (default none)")
+    p.add_argument("--asr", default="whisper", choices=TRANSCRIBERS.names(),
+                   help="speech recogniser for rows without a transcript (text) or word timings (words): "
+                        "whisper (faster-whisper, default) or none (every row needs its text)")
+    p.add_argument("--asr-model", metavar="NAME_OR_PATH",
+                   help="a faster-whisper model: a local folder, or a hub name when online (default: the "
+                        "packaged whisper tiny.en, no network)")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="let manifest paths leave the manifest's folder")
     p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
     p.add_argument("--strict", action="store_true", help="stop at the first row or clip that cannot be used")
     p.add_argument("--max-frames", type=int, help="bound every stream to N frames by pooling (default: keep all)")

@@ -1,4 +1,5 @@
-"""``mmib plot``: learning curves, KL per bottleneck, t-SNE of the fused representation."""
+"""``mmib plot``: learning curves, KL per bottleneck, t-SNE of the fused representation, the
+confusion matrix of a multi-class run."""
 
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plot", help="learning curves, KL per bottleneck, t-SNE of the fused representation")
+    p = sub.add_parser("plot", help="learning curves, KL per bottleneck, t-SNE of the fused representation, "
+                                       "confusion matrix")
     p.add_argument("run_dir", help="a run directory, a seed group, or a robustness .json (its curves)")
     p.add_argument("--compare", nargs="+", metavar="OTHER_RUN", help="more runs for side-by-side t-SNE panels "
                                                                      "(e.g. the same model without IB)")
     p.add_argument("--out", help="output folder (default: RUN_DIR/plots)")
-    p.add_argument("--only", help="comma list of curves, kl, tsne (default: all)")
+    p.add_argument("--only", help="comma list of curves, kl, tsne, confusion (default: all; confusion: "
+                                  "multi-class runs)")
     p.set_defaults(func=cmd_plot)

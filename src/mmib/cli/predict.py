@@ -26,6 +26,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"mmib predict: skipped {line}", file=sys.stderr)
     p = model.predict(got.examples, inference=args.inference)
     rows = prediction_rows(p, model.task, model.label_names)
+    for row, seen in zip(rows, got.info):  # clips: the transcript used, and where it came from
+        row["transcript"], row["transcript_source"] = seen["transcript"], seen["transcript_source"]
+        if seen.get("asr_confidence") is not None:
+            row["asr_confidence"] = seen["asr_confidence"]
+            heard = "heard" if seen["transcript_source"] == "asr" else "aligned the given transcript to what it heard"
+            print(f"mmib predict: {row['id']}: {heard}: {seen['transcript']!r} (confidence "
+                  f"{seen['asr_confidence']:.2f})", file=sys.stderr)
     meta = {"checkpoint": str(model.checkpoint), "input": got.source, "task": model.task,
             "label_names": model.label_names, "inference": args.inference or model.cfg.model.inference}
     if got.skipped:
@@ -50,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", nargs="?", help="data file (any format mmib reads), utterances .jsonl, a clip "
                                             "(.mp4, .wav, ...) or a manifest of clips (.csv / .jsonl with a "
                                             "media column; docs/own_data.md); omitted: the run's own dataset")
-    p.add_argument("--text", help="the transcript of a single clip")
+    p.add_argument("--text", help="the transcript of a single clip (default: transcribed by the speech recogniser "
+                                  "the run's data were extracted with)")
     p.add_argument("--words", help="word timings of a single clip (word:start:end ...), for runs aligned on words")
     p.add_argument("--dataset", help="dataset name for the data file (default: the run's)")
     p.add_argument("--format", help="data.format of the file (auto, converted or a reader name) or jsonl")

@@ -66,13 +66,14 @@ class DataConfig:
     """Dataset name: synth, mosi, mosei, iemocap, sims (sets task and metrics), or auto: synth
     without data.path, else what the data file says about itself (files from `mmib extract`)."""
     path: str = ""
-    """Data file for real datasets (pickle or converted file); unused for synth."""
+    """Data file for real datasets (pickle, converted file or text-and-label records); unused for synth."""
     format: str = "auto"
-    """Reader: auto (picked from the file's structure), mmsa, magbert, mult or converted
-    (docs/datasets.md)."""
+    """Reader: auto (picked from the file's structure; .jsonl / .csv / .tsv files: records),
+    mmsa, magbert, mult, converted or records (text-and-label rows; docs/datasets.md)."""
     labels: str = "auto"
-    """Which labels to learn: auto (iemocap: emotions, others: sentiment), sentiment, or
-    emotions (MOSEI's six emotions, when the file has them)."""
+    """Which labels to learn: auto (iemocap: emotions, a records file of class names: classes,
+    others: sentiment), sentiment, emotions (one present / absent decision per emotion, e.g.
+    MOSEI's six) or classes (one class per utterance, softmax: every row must have exactly one)."""
     modalities: list[str] = field(default_factory=lambda: ["text", "audio", "visual"])
     """Modalities the model uses: any non-empty subset of text, audio, visual."""
     max_len: int = 50
@@ -92,7 +93,7 @@ class DataConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
 
     def __post_init__(self) -> None:
-        choice(self.labels, "data.labels", ("auto", "sentiment", "emotions"))
+        choice(self.labels, "data.labels", ("auto", "sentiment", "emotions", "classes"))
         choice(self.truncation, "data.truncation", ("head", "pool"))
         choice(self.padding, "data.padding", ("dynamic", "fixed"))
         modality_list(self.modalities, "data.modalities", allow_empty=False)
@@ -115,6 +116,7 @@ class ModelConfig:
     """Width of every unimodal representation and latent."""
     text_encoder: str = "minilm"
     """Hugging Face model name or local path; minilm = the offline all-MiniLM-L6-v2 package;
+    mpnet = all-mpnet-base-v2 (bert-base-class, offline with the extra mmib[mpnet]);
     bert-base-config / minilm-config / tiny-config = architecture only, random weights;
     glove = a feature-sequence text path (Conv1D + Transformer) for precomputed vectors."""
     freeze_text_encoder: bool = False
@@ -179,7 +181,8 @@ class ObjectiveConfig:
     """How model outputs become loss terms."""
 
     task: str = "auto"
-    """auto (from the dataset), regression (L1) or multilabel (binary CE per label)."""
+    """auto (from the dataset), regression (L1), multilabel (binary CE per label) or multiclass
+    (softmax CE over the classes; every label row must hold exactly one class)."""
     constraint: str = "kl"
     """Minimal-information constraint registry name: kl (the paper's), mmd, coral,
     orthogonality, euclidean, cosine (paper Table X), or a trained mutual-information
@@ -330,7 +333,12 @@ class EvalConfig:
     """Metric family: auto (the one the dataset names for its labels), sentiment, sentiment_sims (CH-SIMS
     labels in [-1, 1]: Mult_acc_2/3/5, F1_score, MAE, Corr), emotion_acc_f1 (IEMOCAP:
     accuracy and weighted F1 per emotion), emotion_wa_auc (MOSEI emotions: weighted accuracy
-    and ROC-AUC per emotion)."""
+    and ROC-AUC per emotion), emotion_wa_ua (single-label classes: WA, UA, weighted and macro
+    F1, per-class precision / recall / F1)."""
+    baselines: bool = True
+    """Score baselines fit on the train split beside the model (majority class or mean, and
+    TF-IDF + logistic / ridge regression on the text) and show them in every results table;
+    stored in summary.json under "baselines"."""
 
 
 @dataclass

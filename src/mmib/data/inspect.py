@@ -87,7 +87,8 @@ def report(corpus: Corpus, max_len: int = 50) -> dict[str, Any]:
         for n, c in emo["train"].items():
             if c in (0, len(corpus.splits["train"])):
                 problems.append(f"emotions: {n!r} is {'never' if c == 0 else 'always'} present in split 'train'")
-        labels["emotions (present counts)"] = emo
+        single = corpus.dataset.get("labels") == "classes"  # one class per utterance (records files)
+        labels["classes (counts)" if single else "emotions (present counts)"] = emo
     seen: dict[str, str] = {}
     for s in SPLITS:
         ids = corpus.splits[s].ids

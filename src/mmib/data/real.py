@@ -27,20 +27,28 @@ from .validate import SPLITS, DataError, RepairLog, fail
 
 
 def _labels(dataset: str, spec, cfg: DataConfig, corpus: Corpus, path: str) -> tuple[str, list[str]]:
-    """(kind, label names): kind is sentiment or emotions."""
+    """(kind, label names): kind is sentiment, emotions (multi-label) or classes (one per utterance)."""
     try:
         kind = spec.label_kind(cfg.labels, dataset)
     except ValueError as e:
         raise DataError(str(e)) from None
-    if kind == "emotions":
+    if kind in ("emotions", "classes"):
         if not corpus.has_emotions:
-            raise DataError(f"{path}: data.labels = 'emotions' but the file has no emotion labels "
+            raise DataError(f"{path}: data.labels = {kind!r} but the file has no emotion labels "
                             f"(reader {corpus.reader}); expected IEMOCAP (N, 4, 2) one-hot labels or "
                             "MOSEI emotion intensities (see docs/datasets.md)")
         if spec.fixed_emotions and list(corpus.emotion_names) != list(spec.emotions):
             raise DataError(f"{path}: dataset {dataset!r} expects the emotions {', '.join(spec.emotions)} "
                             f"(({len(spec.emotions)}, 2) one-hot labels per utterance), but the file has "
                             f"{', '.join(corpus.emotion_names)}; use --dataset mosei for MOSEI emotions")
+        if kind == "classes":
+            for s in SPLITS:
+                counts = (corpus.splits[s].emotions > 0.5).sum(axis=1)
+                bad = np.flatnonzero(counts != 1)
+                if len(bad):
+                    raise fail(path, s, "labels", int(bad[0]), "exactly one class per utterance "
+                               "(data.labels = 'classes'; use 'emotions' for several per utterance)",
+                               f"{int(counts[bad[0]])} classes")
         return kind, list(corpus.emotion_names)
     if not corpus.has_sentiment:
         raise DataError(f"{path}: dataset {dataset!r} needs sentiment labels but the file has emotion "
@@ -99,7 +107,7 @@ def _check_vocab(sp: CorpusSplit, tokenizer: Any, path: str, split: str) -> None
 def _examples(corpus: Corpus, split: str, cfg: DataConfig, tokenizer: Any, mode: str | None,
               kind: str, truncated: dict[str, int]) -> list[Example]:
     sp = corpus.splits[split]
-    labels = sp.emotions if kind == "emotions" else sp.sentiment[:, None]
+    labels = sp.sentiment[:, None] if kind == "sentiment" else sp.emotions
     feats = [m for m in ("audio", "visual") if m in cfg.modalities]
     masked = [m for m in feats if f"{m}_mask" in sp.fields]
     out = []
@@ -132,7 +140,8 @@ def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
     missing = sorted(m for m in ("audio", "visual") if m in wanted and m not in corpus.splits["train"].fields)
     if missing:
         raise DataError(f"data.modalities: {missing} not in {path} (it has "
-                        f"{sorted(corpus.splits['train'].fields)}); drop them from data.modalities")
+                        f"{sorted(corpus.splits['train'].fields)}); drop them from data.modalities (e.g. "
+                        f"--modalities {','.join(m for m in cfg.modalities if m not in missing) or 'text'})")
     mode = _text_mode(corpus, tokenizer, path) if "text" in cfg.modalities else None
     if mode == "ids":
         for s in SPLITS:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 from .registry import Backbone, TextEncoderSpec
 
 _TRUE = ("1", "true", "yes", "on")
-POOLER_FAMILIES = ("bert", "roberta", "xlm-roberta")
+POOLER_FAMILIES = ("bert", "roberta", "xlm-roberta", "mpnet")
 """Model types whose AutoModel has a pooler mmib never reads (built without it)."""
 
 

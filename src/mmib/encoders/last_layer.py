@@ -13,8 +13,12 @@ skipped positions is simply never drawn.
 Applies to Hugging Face BERT-layout encoders (``encoder.layer[i]`` with
 ``attention.self.{query,key,value}``, ``attention.output``, ``intermediate``, ``output``)
 with absolute positions and no decoder: BERT (any vocabulary, e.g. Chinese), RoBERTa, XLM-R
-and ELECTRA (:data:`PARTIAL_FAMILIES`). Anything else, e.g. DeBERTa-v2/v3 whose
-disentangled relative attention adds position terms to every score, runs the whole backbone.
+and ELECTRA (:data:`PARTIAL_FAMILIES`), and to MPNet (``attention.attn.{q,k,v,o}``): its
+relative position bias depends on the query and key positions only, never on the content,
+so the last layer's rows at the two steps take the bias rows of those steps
+(``encoder.compute_position_bias``, the model's own function). Anything else, e.g.
+DeBERTa-v2/v3 whose disentangled relative attention adds content-dependent position terms
+to every score, runs the whole backbone.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from .attention import attention
 PARTIAL_FAMILIES = ("bert", "roberta", "xlm-roberta", "electra")
 _LAYOUT = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output",
            "intermediate", "output")
+_MPNET_LAYOUT = ("attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
+                 "attention.LayerNorm", "intermediate", "output")
 
 
 def supports_partial_last_layer(backbone: nn.Module) -> bool:
@@ -42,6 +48,10 @@ def supports_partial_last_layer(backbone: nn.Module) -> bool:
         return False
     if getattr(config, "position_embedding_type", "absolute") != "absolute":
         return False  # relative positions add terms to the attention scores
+    if getattr(config, "model_type", "") == "mpnet":
+        names = {n for n, _ in layers[-1].named_modules()}
+        return all(n in names for n in _MPNET_LAYOUT) and hasattr(backbone.encoder, "compute_position_bias") \
+            and hasattr(layers[-1].attention.attn, "attention_head_size")
     if getattr(config, "model_type", "") not in PARTIAL_FAMILIES:
         return False
     last = layers[-1]
@@ -90,10 +100,34 @@ def _layer_at(layer: nn.Module, x: torch.Tensor, mask: torch.Tensor, positions: 
     return layer.output(layer.intermediate(a), a)  # feed-forward, dropout, LayerNorm(+ residual)
 
 
+def _mpnet_layer_at(layer: nn.Module, encoder: nn.Module, x: torch.Tensor, mask: torch.Tensor,
+                    positions: torch.Tensor) -> torch.Tensor:
+    """:func:`_layer_at` for an MPNet layer: the scores also get the relative position bias
+    (heads, query step, key step), the same for every layer and every sequence."""
+    attn = layer.attention.attn
+    B, T, H = x.shape
+    heads, size = attn.num_attention_heads, attn.attention_head_size
+    rows = torch.arange(B, device=x.device)[:, None]
+    xq = x[rows, positions]  # (B, P, H)
+    q = attn.q(xq).view(B, -1, heads, size).transpose(1, 2)
+    k = attn.k(x).view(B, T, heads, size).transpose(1, 2)
+    v = attn.v(x).view(B, T, heads, size).transpose(1, 2)
+    bias = encoder.compute_position_bias(x[:1])[0]  # (heads, T, T)
+    bias = bias[:, positions].permute(1, 0, 2, 3).to(q.dtype)  # (B, heads, P, T)
+    attend = bias.masked_fill(~mask[:, None, None, :], torch.finfo(q.dtype).min)
+    p = attn.dropout.p if attn.training and hasattr(attn, "dropout") else 0.0
+    ctx = attention(q, k, v, attend, p, scale=size ** -0.5)
+    ctx = ctx.transpose(1, 2).reshape(B, -1, heads * size)
+    a = layer.attention.LayerNorm(layer.attention.dropout(attn.o(ctx)) + xq)
+    return layer.output(layer.intermediate(a), a)
+
+
 def last_hidden_at(backbone: nn.Module, ids: torch.Tensor, mask: torch.Tensor,
                    positions: torch.Tensor) -> torch.Tensor:
     """The backbone's last hidden states at ``positions`` (B, P): (B, P, H), the same as
     ``backbone(ids, mask).last_hidden_state`` gathered there."""
     with _without_last_layer(backbone) as last:
         x = backbone(input_ids=padded_ids(backbone, ids, mask), attention_mask=mask.long()).last_hidden_state
+    if getattr(backbone.config, "model_type", "") == "mpnet":
+        return _mpnet_layer_at(last, backbone.encoder, x, mask.bool(), positions)
     return _layer_at(last, x, mask.bool(), positions)

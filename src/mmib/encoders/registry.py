@@ -33,6 +33,8 @@ class TextEncoderSpec:
         only (a checkpoint supplies the weights).
     tokenizer: ``fn() -> tokenizer`` (a Hugging Face tokenizer).
     source: where a Hugging Face entry's files are (a model name or a folder), if any.
+    check: ``fn() -> reason or None``: why the encoder cannot load here, without loading it
+        (``mmib config validate`` refuses the name at once with that reason).
     """
 
     description: str
@@ -40,6 +42,7 @@ class TextEncoderSpec:
     backbone: Callable[[bool], Backbone] | None = None
     tokenizer: Callable[[], Any] | None = None
     source: str | None = None
+    check: Callable[[], str | None] | None = None
 
     @property
     def reads_tokens(self) -> bool:

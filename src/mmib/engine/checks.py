@@ -47,7 +47,11 @@ def _text_encoder(name: str) -> None:
     from ..encoders.huggingface import availability
 
     if name in TEXT_ENCODERS:
-        source = TEXT_ENCODERS.get(name).source  # a short name for a Hugging Face model
+        spec = TEXT_ENCODERS.get(name)
+        reason = spec.check() if spec.check is not None else None
+        if reason:
+            raise ConfigError(f"model.text_encoder: {name!r} cannot be loaded: {reason}")
+        source = spec.source  # a short name for a Hugging Face model
         reason = availability(source) if source else None
         if reason:
             raise ConfigError(f"model.text_encoder: {name!r} is the Hugging Face model {source}, which cannot be "

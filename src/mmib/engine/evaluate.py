@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from ..metrics import resolve_family
+from ..metrics import confusion, resolve_family
+from .baselines import baseline_results
 from .checkpoint import atomic_write_text
 from .experiment import Experiment
 from .speed import precision_name
@@ -25,8 +26,13 @@ def summarize(exp: Experiment, run_dir: Path) -> dict[str, Any]:
     selected epoch), with everything needed to read them."""
     torch.manual_seed(exp.cfg.train.seed)  # sampled inference draws the same z on every path
     valid, _ = exp.evaluate("valid")
-    test, _ = exp.evaluate("test")
+    test, p = exp.evaluate("test")
     c, d = exp.cfg, exp.data
+    extra: dict[str, Any] = {}
+    if exp.task == "multiclass":
+        extra["confusion"] = {"split": "test", **confusion(p.pred, p.labels, d.label_names)}
+    if c.eval.baselines:
+        extra["baselines"] = baseline_results(exp.task, d.train, d.test, exp.compute)
     return {
         "run": str(run_dir),
         "name": Path(run_dir).name,
@@ -40,12 +46,13 @@ def summarize(exp: Experiment, run_dir: Path) -> dict[str, Any]:
         "epochs": c.train.epochs,
         "sizes": d.sizes,
         "metric_convention": c.eval.convention,
-        "metric_family": resolve_family(c.eval.metrics, exp.task, d.metrics),
+        "metric_family": resolve_family(c.eval.metrics, exp.task, exp.metric_default),
         "inference": c.model.inference,
         "precision": {"used": precision_name(exp.amp), "why": exp.precision_note},
         "parameters": sum(p.numel() for p in exp.model.parameters()),
         "valid": valid,
         "test": test,
+        **extra,
     }
 
 

@@ -110,6 +110,8 @@ class Experiment:
             tokenizer = _tokenizer(cfg, text_source)
             data = build_dataset(cfg.data, tokenizer)
         task = data.task if cfg.objective.task == "auto" else cfg.objective.task
+        if task == "multiclass" and data.task != "multiclass":
+            _check_single_label(data)
         torch.manual_seed(cfg.train.seed)  # model init does not depend on how data was built
         model = build_model(cfg, data.dims, output_dim(task, len(data.label_names)),
                             pretrained=pretrained, text_source=text_source).to(device)
@@ -214,8 +216,7 @@ class Experiment:
         e = self.cfg.eval
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            metrics = compute(self.task, p.pred, p.labels, self.data.label_names, convention=e.convention,
-                              family=e.metrics, default=self.data.metrics)
+            metrics = self.compute(p.pred, p.labels)
         for w in caught:
             if issubclass(w.category, MetricWarning):
                 if str(w.message) in self._warned:
@@ -223,6 +224,18 @@ class Experiment:
                 self._warned.add(str(w.message))
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return metrics
+
+    @property
+    def metric_default(self) -> str:
+        """The family the dataset names for its labels, unless objective.task changed the task
+        (then the task's own family: a softmax's logits are not scored per emotion)."""
+        return self.data.metrics if self.task == self.data.task else "auto"
+
+    def compute(self, pred: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+        """The metrics of (N, K) outputs against labels under the config's family and convention."""
+        e = self.cfg.eval
+        return compute(self.task, pred, labels, self.data.label_names, convention=e.convention, family=e.metrics,
+                       default=self.metric_default)
 
     def evaluate(self, split: str | list[Example], **kw) -> tuple[dict[str, float], Predictions]:
         """Loss terms and metrics of a split, and the predictions behind them."""
@@ -249,7 +262,18 @@ class Experiment:
         """What a run records about its data (data.json, the checkpoint's meta)."""
         d = self.data
         return {"dataset": d.dataset, "task": self.task, "label_names": d.label_names, "dims": d.dims,
-                "sizes": d.sizes, "metrics": d.metrics, **d.info}
+                "sizes": d.sizes, "metrics": self.metric_default, **d.info}
+
+
+def _check_single_label(data: DatasetSplits) -> None:
+    """objective.task = multiclass needs exactly one class per utterance."""
+    for split in ("train", "valid", "test"):
+        for i, ex in enumerate(data.split(split)):
+            n = int((np.asarray(ex.label) > 0.5).sum())
+            if n != 1 or len(ex.label) < 2:
+                raise config_mod.ConfigError(
+                    f"objective.task = 'multiclass': split {split!r}, utterance {i} ({ex.id!r}) has {n} of "
+                    f"{len(ex.label)} labels set; expected exactly one class per utterance (use multilabel)")
 
 
 def _merge(parts: list[tuple[list[int], Predictions]], n: int) -> Predictions:

@@ -33,7 +33,7 @@ def typical_dims(cfg: ExperimentConfig, *, explicit_text_encoder: bool = False,
             raise ConfigError(f"{name}: no usual {m} feature dim is known; give --{m}-dim")
     kind = spec.label_kind(cfg.data.labels, name)
     task = spec.task(kind) if cfg.objective.task == "auto" else cfg.objective.task
-    n_labels = len(spec.emotions) if kind == "emotions" else 1
+    n_labels = len(spec.emotions) if kind in ("emotions", "classes") else 1
     return cfg, out, output_dim(task, n_labels)
 
 

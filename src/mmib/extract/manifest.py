@@ -1,12 +1,15 @@
 """The manifest of ``mmib extract``: one row per utterance, CSV or JSON lines.
 
-Columns: ``id``, ``media`` (a video with sound, or an audio file), ``text`` (the
-transcript), ``label`` (a sentiment score, or emotion names separated by ``;``), ``split``
-(train / valid / test); optional ``video`` (the pictures, for an audio ``media``), ``start`` /
-``end`` (seconds within the files), ``words`` (``word:start:end`` separated by spaces) and
-``openface`` (an OpenFace 2 CSV for the clip). Relative paths resolve against the manifest's
-folder. A row that cannot be used is kept as a :class:`BadRow` with its line number and the
-reason; only a manifest without a required column (or unreadable) is an error.
+Columns: ``id``, ``media`` (a video with sound, or an audio file), ``label`` (a sentiment
+score, or emotion names separated by ``;``), ``split`` (train / valid / test); optional
+``text`` (the transcript: without it the recogniser of :mod:`.transcribe` makes one),
+``video`` (the pictures, for an audio ``media``), ``start`` / ``end`` (seconds within the
+files), ``words`` (``word:start:end`` separated by spaces) and ``openface`` (an OpenFace 2
+CSV for the clip). Relative paths resolve against the manifest's folder, and every path must
+stay inside it unless ``allow_outside``. A row that cannot be used is kept as a
+:class:`BadRow` with its line number and the reason; only a manifest without a required
+column (or unreadable), or whose labels mix numbers and names under ``labels="auto"``, is an
+error.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from typing import Any
 from ..data.validate import SPLITS, DataError
 from .registry import Clip
 
-REQUIRED = ("id", "media", "text", "label", "split")
-OPTIONAL = ("video", "start", "end", "words", "openface")
+REQUIRED = ("id", "media", "label", "split")
+OPTIONAL = ("text", "video", "start", "end", "words", "openface")
 
 
 @dataclass
 class Row:
-    """One usable row: the clip, its transcript, words with timings (or None), label, split."""
+    """One usable row: the clip, its transcript ("" when the manifest has none: the recogniser
+    makes one), words with timings (or None), label, split."""
 
     clip: Clip
     text: str
@@ -116,19 +120,57 @@ def _words(value: Any) -> list[tuple[str, float, float]] | None:
     return out
 
 
+def _auto_labels(records: list[tuple[int, dict[str, Any]]], where: Path, labeled: bool) -> str:
+    """sentiment when every label is a number, emotions when none is; a mix is an error naming rows."""
+    def num(v: Any) -> bool:
+        try:
+            float(v)
+            return True
+        except (TypeError, ValueError):
+            return False
+
+    given = [(n, r.get("label")) for n, r in records if labeled or str(r.get("label") or "").strip()]
+    numbers = [n for n, v in given if num(v)]
+    names = [(n, v) for n, v in given if not num(v)]
+    if numbers and names:
+        def rows(ns: list) -> str:
+            return ", ".join(str(x) for x in ns[:5]) + (f" and {len(ns) - 5} more" if len(ns) > 5 else "")
+        raise DataError(f"{where}: --labels auto: the labels mix numbers (sentiment scores; rows "
+                        f"{rows(numbers)}) and names (emotions; rows "
+                        f"{rows([f'{n} {str(v)!r}' for n, v in names])}); fix those rows, or say which "
+                        "with --labels sentiment or --labels emotions")
+    return "sentiment" if not names else "emotions"
+
+
+def _inside(base: Path, rel: str, name: str, allow_outside: bool) -> Path:
+    """``base / rel``, refused when it leaves the manifest's folder (unless allowed)."""
+    p = base / rel
+    if not allow_outside:
+        try:
+            p.resolve().relative_to(base.resolve())
+        except ValueError:
+            raise ValueError(f"{name} {rel!r} is outside the manifest's folder {base}; move it inside, "
+                             "or give --allow-outside") from None
+    return p
+
+
 def read_manifest(path: str | Path, *, labels: str = "auto", label_range: float = 3.0,
-                  emotions: list[str] | None = None, labeled: bool = True) -> Manifest:
-    """Read and check every row; ``labels``: auto (sentiment when every label is a number),
-    sentiment or emotions; ``emotions``: the allowed names (default: every name seen, sorted).
-    ``labeled=False`` (clips to predict): only id, media and text are required; a row without
-    a label gets None and a row without a split is a test row."""
+                  emotions: list[str] | None = None, labeled: bool = True,
+                  allow_outside: bool = False) -> Manifest:
+    """Read and check every row; ``labels``: auto (sentiment when every label is a number,
+    emotions when none is; a mix is an error), sentiment or emotions; ``emotions``: the
+    allowed names (default: every name seen, sorted). ``labeled=False`` (clips to predict):
+    only id and media are required; a row without a label gets None and a row without a
+    split is a test row. ``allow_outside``: paths may leave the manifest's folder."""
     path = Path(path).expanduser()
-    records = _records(path, REQUIRED if labeled else ("id", "media", "text"))
-    return check_records(records, path, labels=labels, label_range=label_range, emotions=emotions, labeled=labeled)
+    records = _records(path, REQUIRED if labeled else ("id", "media"))
+    return check_records(records, path, labels=labels, label_range=label_range, emotions=emotions, labeled=labeled,
+                         allow_outside=allow_outside)
 
 
 def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labels: str = "auto",
-                  label_range: float = 3.0, emotions: list[str] | None = None, labeled: bool = True) -> Manifest:
+                  label_range: float = 3.0, emotions: list[str] | None = None, labeled: bool = True,
+                  allow_outside: bool = False) -> Manifest:
     """Check rows given as (line number, dict) as if read from ``path`` (relative paths resolve
     against its folder): the body of :func:`read_manifest`, also used for one clip given on
     the command line or uploaded to the server (:mod:`mmib.inputs`)."""
@@ -137,14 +179,7 @@ def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labe
             r["split"] = r.get("split") or "test"
     base = path.parent
     if labels == "auto":
-        def num(v: Any) -> bool:
-            try:
-                float(v)
-                return True
-            except (TypeError, ValueError):
-                return False
-        labels = "sentiment" if all(num(r.get("label")) for _, r in records
-                                    if labeled or str(r.get("label") or "").strip()) else "emotions"
+        labels = _auto_labels(records, path, labeled)
     if labels not in ("sentiment", "emotions"):
         raise ValueError(f"--labels: expected auto, sentiment or emotions, got {labels!r}")
     rows: list[Row] = []
@@ -161,9 +196,7 @@ def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labe
             split = str(r.get("split") or "").strip()
             if split not in SPLITS:
                 raise ValueError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
-            text = str(r.get("text") or "").strip()
-            if not text:
-                raise ValueError("empty transcript (column 'text')")
+            text = " ".join(str(r.get("text") or "").split())
             raw = r.get("label")
             if not labeled and not str(raw or "").strip():
                 label: float | list[str] | None = None
@@ -185,17 +218,21 @@ def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labe
             if start is not None and end is not None and end <= start:
                 raise ValueError(f"end {end:g} is not after start {start:g}")
             words = _words(r.get("words"))
+            if not text and words:
+                text = " ".join(w for w, _, _ in words)
             media = str(r.get("media") or "").strip()
             if not media:
                 raise ValueError("empty 'media' (a video with sound or an audio file)")
-            opt = {k: (base / str(r[k]).strip()) for k in ("video", "openface") if str(r.get(k) or "").strip()}
+            media_path = _inside(base, media, "media", allow_outside)
+            opt = {k: _inside(base, str(r[k]).strip(), k, allow_outside) for k in ("video", "openface")
+                   if str(r.get(k) or "").strip()}
         except ValueError as e:
             bad.append(BadRow(n, uid, str(e)))
             continue
         seen.add(uid)
         if labels == "emotions" and label is not None:
             names_seen.update(label)  # type: ignore[arg-type]
-        clip = Clip(uid, base / media, opt.get("video"), start, end, opt.get("openface"), n)
+        clip = Clip(uid, media_path, opt.get("video"), start, end, opt.get("openface"), n)
         rows.append(Row(clip, text, split, label, words))
     names = list(emotions) if emotions is not None else sorted(names_seen)
     return Manifest(path, rows, bad, labels, names, label_range if labels == "sentiment" else None)

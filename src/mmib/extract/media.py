@@ -8,6 +8,7 @@ for files they cannot use (missing, unreadable container, no audio / video track
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +24,8 @@ def _open(path: Path):
         raise ImportError("decoding media needs PyAV: install mmib[extract] (pip install 'mmib[extract]')") from None
     if not Path(path).is_file():
         raise ClipError(f"{path}: file not found")
+    if Path(path).stat().st_size == 0:
+        raise ClipError(f"{path}: empty file (0 bytes)")
     try:
         return av.open(str(path))
     except Exception as e:  # noqa: BLE001 - PyAV raises FFmpeg's many error types
@@ -37,7 +40,26 @@ def duration(path: Path) -> float | None:
 
 def read_audio(path: Path, sample_rate: int = 16000, start: float | None = None,
                end: float | None = None) -> np.ndarray:
-    """The first audio track, mixed to mono and resampled: float32 (n,) in [-1, 1]."""
+    """The first audio track, mixed to mono and resampled: float32 (n,) in [-1, 1] (read-only;
+    the last clip decoded is kept, so the transcriber and an audio extractor of one clip share
+    one decode)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return _decode_audio(path, sample_rate, start, end)
+    return _last_audio(str(Path(path).resolve()), st.st_size, st.st_mtime_ns, sample_rate, start, end)
+
+
+@lru_cache(maxsize=1)
+def _last_audio(path: str, size: int, mtime_ns: int, sample_rate: int, start: float | None,
+                end: float | None) -> np.ndarray:
+    """Keyed by the file's size and time too: a file rewritten in place is decoded again."""
+    y = _decode_audio(Path(path), sample_rate, start, end)
+    y.flags.writeable = False
+    return y
+
+
+def _decode_audio(path: Path, sample_rate: int, start: float | None, end: float | None) -> np.ndarray:
     import av
 
     with _open(path) as c:

@@ -27,6 +27,7 @@ from ..data.validate import SPLITS, DataError
 from .align import align_to_words, pool
 from .manifest import BadRow, Row, read_manifest
 from .registry import EXTRACTORS, Clip, ClipError, Stream
+from . import transcribe
 
 MODALITIES = ("audio", "visual")
 
@@ -40,6 +41,8 @@ class Plan:
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     aligned: bool = False
     max_frames: int | None = None
+    asr: dict[str, Any] | None = None
+    """The recogniser's record (:mod:`.transcribe`) for rows without transcripts or word timings."""
 
     def __post_init__(self) -> None:
         for m, name in self.extractors.items():
@@ -70,6 +73,8 @@ class Plan:
         except PackageNotFoundError:
             mine = "unknown"
         rec: dict[str, Any] = {"aligned": self.aligned, "max_frames": self.max_frames, "mmib": mine}
+        if self.asr is not None:
+            rec["asr"] = self.asr
         for m in self.modalities:
             name = self.extractors[m]
             rec[m] = EXTRACTORS.get(name).describe(name, self.settings.get(m))
@@ -88,14 +93,16 @@ class Plan:
                 raise ValueError(f"{where}: its {m} extractor {name!r} made {rec[m].get('dim')} features per "
                                  f"frame; this mmib's makes {spec.dim}")
         return cls({m: names.get(m) for m in MODALITIES}, {m: dict(rec[m].get("settings", {})) for m in names},
-                   bool(rec.get("aligned")), rec.get("max_frames"))
+                   bool(rec.get("aligned")), rec.get("max_frames"), rec.get("asr"))
 
     def key(self, row: Row) -> str:
-        """A hash of the row and the extraction record: a clip's part is reused only when both match."""
+        """A hash of the row and the extraction record: a clip's part is reused only when both match
+        (with a recogniser, the transcript too: it decides the word times)."""
         c = row.clip
         stat = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) if p and p.exists() else str(p)
                 for p in (c.media, c.video, c.openface)]
-        blob = json.dumps([self._record_json, stat, c.start, c.end, row.words], sort_keys=True, default=str)
+        blob = json.dumps([self._record_json, stat, c.start, c.end, row.words]
+                          + ([row.text] if self.asr is not None else []), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -126,10 +133,16 @@ def _part_path(parts: Path, key: str) -> Path:
 
 
 def _work(row: Row, plan: Plan, parts: Path) -> tuple[int, str | None]:
-    """Extract one row into its part file; (row, None) or (row, reason)."""
+    """Extract one row into its part file (with where its transcript and word times came
+    from, in the part's metadata); (row, None) or (row, reason)."""
     from safetensors.numpy import save_file
 
+    key = plan.key(row)
     try:
+        if plan.asr is not None:
+            row, info = transcribe.transcribe_row(row, plan.asr, plan.aligned)
+        else:
+            info = transcribe.provenance(row)
         streams = extract_clip(row.clip, plan, row.words)
     except ClipError as e:
         return row.clip.row, str(e)
@@ -141,9 +154,9 @@ def _work(row: Row, plan: Plan, parts: Path) -> tuple[int, str | None]:
     for m, s in streams.items():
         tensors[f"{m}.values"] = s.values
         tensors[f"{m}.mask"] = (np.ones(len(s.times), np.uint8) if s.mask is None else s.mask.astype(np.uint8))
-    path = _part_path(parts, plan.key(row))
+    path = _part_path(parts, key)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    save_file(tensors, str(tmp))
+    save_file(tensors, str(tmp), metadata={"row": json.dumps(info)})
     os.replace(tmp, path)
     return row.clip.row, None
 
@@ -156,27 +169,41 @@ class Result:
     extracted: int
     reused: int
     report: Path | None
+    transcripts: dict[str, Any] = field(default_factory=dict)
+    """Counts of where transcripts and word times came from (:func:`.transcribe.summary`)."""
+    transcripts_file: Path | None = None
 
 
 def extract_manifest(manifest: str | Path, out: str | Path, *, audio: str | None = "librosa",
                      visual: str | None = None, workers: int | None = None, strict: bool = False,
                      max_frames: int | None = None, align: str = "auto", labels: str = "auto",
                      label_range: float = 3.0, emotions: list[str] | None = None, name: str | None = None,
-                     settings: dict[str, dict[str, Any]] | None = None, progress: bool = True) -> Result:
+                     settings: dict[str, dict[str, Any]] | None = None, progress: bool = True,
+                     asr: str | None = "whisper", asr_model: str | None = None, allow_outside: bool = False) -> Result:
     """Extract every row of ``manifest`` and write the dataset file ``out`` (see the module doc).
 
-    align: auto (on words when every row has word timings), words or none. Bad rows and
-    clips are reported and skipped; ``strict`` raises a DataError on the first instead."""
+    align: auto (on words when every row has word timings or the recogniser gives them),
+    words or none. asr: the recogniser (:mod:`.transcribe`) for rows without a transcript
+    or word timings (None / "none": every row needs its transcript); asr_model: its model.
+    Bad rows and clips are reported and skipped; ``strict`` raises a DataError on the first
+    instead."""
     out = Path(out)
-    man = read_manifest(manifest, labels=labels, label_range=label_range, emotions=emotions)
+    man = read_manifest(manifest, labels=labels, label_range=label_range, emotions=emotions,
+                        allow_outside=allow_outside)
     where = str(man.path)
-    bad = list(man.bad)
-    if strict and bad:
-        raise DataError(bad[0].line(where) + " (--strict)")
     if align not in ("auto", "words", "none"):
         raise ValueError(f"--align: expected auto, words or none, got {align!r}")
-    aligned = align == "words" or (align == "auto" and bool(man.rows) and all(r.words for r in man.rows))
-    plan = Plan({"audio": audio, "visual": visual}, settings or {}, aligned, max_frames)
+    asr_rec, no_text, asr_line = transcribe.prepare(man.rows, asr, asr_model, align)
+    if asr_line:
+        print(f"mmib extract: {asr_line}", file=sys.stderr)
+    bad = sorted(man.bad + [BadRow(r.clip.row, r.clip.id, why) for r, why in no_text], key=lambda b: b.row)
+    dropped = {r.clip.row for r, _ in no_text}
+    man.rows = [r for r in man.rows if r.clip.row not in dropped]
+    if strict and bad:
+        raise DataError(bad[0].line(where) + " (--strict)")
+    aligned = align == "words" or (align == "auto" and bool(man.rows)
+                                   and all(r.words or asr_rec is not None for r in man.rows))
+    plan = Plan({"audio": audio, "visual": visual}, settings or {}, aligned, max_frames, asr_rec)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     todo = [r for r in man.rows if not _part_path(parts, plan.key(r)).exists()]
@@ -227,12 +254,31 @@ def extract_manifest(manifest: str | Path, out: str | Path, *, audio: str | None
     for b in bad:
         print(f"mmib extract: skipped {b.line(where)}", file=sys.stderr)
     good = [r for r in man.rows if r.clip.row not in failed]
-    corpus = _assemble(good, plan, parts, man, name or man.path.stem, where)
+    keys = {r.clip.row: plan.key(r) for r in good}  # of the manifest's rows, before transcription
+    infos = {r.clip.row: _part_info(_part_path(parts, keys[r.clip.row])) or transcribe.provenance(r) for r in good}
+    good = transcribe.with_provenance(good, infos, where)
+    corpus = _assemble(good, plan, parts, keys, man, name or man.path.stem, where)
+    rows_file = transcribe.write_rows(out, good, infos, plan.asr is not None)
+    if rows_file is not None:
+        corpus.extraction["transcripts"] = transcribe.summary(list(infos.values()))
     converted.write(corpus, out)
-    return Result(corpus, out, bad, len(todo), len(man.rows) - len(todo), report if bad else None)
+    return Result(corpus, out, bad, len(todo) - len(failed), len(man.rows) - len(todo), report if bad else None,
+                  corpus.extraction.get("transcripts", {}), rows_file)
 
 
-def _assemble(rows: list[Row], plan: Plan, parts: Path, man, name: str, where: str) -> Corpus:
+def _part_info(path: Path) -> dict[str, Any]:
+    """The transcript, word times and their provenance a part file carries."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        info = json.loads((f.metadata() or {}).get("row", "{}"))
+    if info.get("words"):
+        info["words"] = [tuple(w) for w in info["words"]]
+    return info
+
+
+def _assemble(rows: list[Row], plan: Plan, parts: Path, keys: dict[int, str], man, name: str,
+              where: str) -> Corpus:
     from safetensors.numpy import load_file
 
     splits: dict[str, CorpusSplit] = {}
@@ -241,7 +287,7 @@ def _assemble(rows: list[Row], plan: Plan, parts: Path, man, name: str, where: s
         if not mine:
             raise DataError(f"{where}: split {s!r} has no usable clip (see the skipped rows above); "
                             "every split needs at least one")
-        loaded = [load_file(str(_part_path(parts, plan.key(r)))) for r in mine]
+        loaded = [load_file(str(_part_path(parts, keys[r.clip.row]))) for r in mine]
         fields: dict[str, Ragged] = {}
         for m in plan.modalities:
             dim = EXTRACTORS.get(plan.extractors[m]).dim

@@ -10,6 +10,8 @@ Layout of ``DIR``::
     text_encoder/       the text encoder's tokenizer and architecture (no weights of their
                         own: model.safetensors holds them)
     README.md           the model card (:mod:`mmib.hub.card`)
+    model.onnx          with ``onnx=True`` (``--onnx``): the deterministic prediction path as an
+    onnx.json           ONNX graph, and what its inputs and outputs are (:mod:`mmib.hub.onnx`)
     results.json        a group export only: the group's per-seed results
 
 ``push_to_hub`` uploads the folder with ``huggingface_hub.HfApi.upload_folder`` (needs
@@ -50,9 +52,15 @@ def _pick_seed(group: Path) -> tuple[Path, dict[str, Any]]:
 
 
 def export_run(source: str | Path, out_dir: str | Path, *, overwrite: bool = False,
-               push_to_hub: str | None = None, private: bool = True, token: str | None = None) -> Path:
+               push_to_hub: str | None = None, private: bool = True, token: str | None = None,
+               onnx: bool = False) -> Path:
     """Write the Hub-layout folder of a finished run or seed group (``source``) to ``out_dir``;
-    ``push_to_hub`` (a repository id) then uploads it. Returns ``out_dir``."""
+    ``onnx`` adds ``model.onnx`` (:func:`mmib.hub.onnx.export_onnx`); ``push_to_hub`` (a
+    repository id) then uploads it. Returns ``out_dir``."""
+    if onnx:
+        from .onnx import _need_onnx
+
+        _need_onnx()  # before anything is written
     source, out = Path(source), Path(out_dir)
     group = None
     if (source / "summary.json").exists():
@@ -96,6 +104,14 @@ def export_run(source: str | Path, out_dir: str | Path, *, overwrite: bool = Fal
     name = source.name if group is not None else run.name
     model_card(info, info.get("group"), name=f"mmib {cfg.model.variant}-{cfg.model.fusion} ({name})").save(
         out / "README.md")
+    if onnx:
+        from ..engine import Experiment, Predictor
+        from ..engine.experiment import checkpoint_path
+        from .onnx import export_onnx
+
+        # traced eagerly on the CPU in fp32, whatever the run trained with
+        exp = Experiment.load(out, build_data=False, overrides=['train.device="cpu"', "train.compile=false"])
+        export_onnx(Predictor(exp, checkpoint_path(out)), out)
     if push_to_hub:
         from huggingface_hub import HfApi
 

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 # what an exported model needs; code files (*.py) are never downloaded, nor anything else
-DOWNLOAD_PATTERNS = ["config.json", "model.safetensors", "README.md", "results.json", "text_encoder/*.json",
+DOWNLOAD_PATTERNS = ["config.json", "model.safetensors", "README.md", "results.json", "model.onnx", "onnx.json",
+                     "text_encoder/*.json",
                      "text_encoder/*.txt", "text_encoder/*.model", "text_encoder/*.bpe"]
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

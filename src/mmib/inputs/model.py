@@ -145,6 +145,7 @@ class ModelInputs:
         for row in rows:
             t0 = time.perf_counter()
             try:
+                row, heard = self._transcribe(row, plan, tok is not None)
                 streams = extract_clip(row.clip, plan, row.words)
             except ClipError as e:
                 if not skip_bad:
@@ -152,9 +153,28 @@ class ModelInputs:
                 out.bad.append(BadRow(row.clip.row, row.clip.id, str(e)))
                 continue
             out.examples.append(self._clip_example(row, streams, plan.aligned, tok))
-            out.info.append({"id": row.clip.id, "transcript": row.text, "transcript_source": "manifest",
+            out.info.append({"id": row.clip.id, "transcript": row.text,
+                             "transcript_source": heard.get("text_from") or "manifest",
+                             "timings_source": heard.get("timings_from"), "asr_confidence": heard.get("confidence"),
                              "extract_seconds": round(time.perf_counter() - t0, 4)})
         return out
+
+    def _transcribe(self, row: Row, plan: Any, reads_text: bool) -> tuple[Row, dict[str, Any]]:
+        """A clip without its transcript (or, for a run aligned on words, its word timings) is
+        transcribed as the run's training data were (the recogniser, model and settings its
+        extraction recorded); a run extracted without a recogniser needs them given."""
+        from ..extract import transcribe
+        from ..extract.registry import ClipError
+
+        if not transcribe.needs_asr(row.text if reads_text or plan.aligned else "-", row.words, plan.aligned):
+            return row, transcribe.provenance(row)
+        if plan.asr is None:
+            what = ("transcript (column 'text', or --text for one clip)" if not row.text
+                    else "word timings (column 'words', or --words for one clip)")
+            raise ClipError(f"no {what}, and the run's data were extracted without a speech recogniser "
+                            "(--asr none), so mmib cannot make them the same way: give the transcript with --text"
+                            + (" and the word timings with --words" if plan.aligned else ""))
+        return transcribe.transcribe_row(row, plan.asr, plan.aligned)
 
     def _clip_example(self, row: Row, streams: dict[str, Any], aligned: bool, tok: Any) -> Example:
         n = len(self.label_names)

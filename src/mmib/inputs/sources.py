@@ -53,7 +53,8 @@ def is_manifest(path: str | Path) -> bool:
 
 
 def kind_of(path: str | Path, fmt: str | None = None) -> str:
-    """``clip``, ``manifest``, ``jsonl`` (utterance records) or ``data`` (a feature file);
+    """``clip``, ``manifest``, ``jsonl`` (utterance records) or ``data`` (a feature file, or
+    text-and-label records with a ``split`` per row);
     ``fmt`` = ``jsonl`` forces records, any other format name forces a data file."""
     if fmt == "jsonl":
         return "jsonl"
@@ -63,9 +64,20 @@ def kind_of(path: str | Path, fmt: str | None = None) -> str:
         return "clip"
     if is_manifest(path):
         return "manifest"
-    if str(path).lower().endswith(".jsonl"):
+    if str(path).lower().endswith(".jsonl") and not _has_split(Path(path)):
         return "jsonl"
     return "data"
+
+
+def _has_split(p: Path) -> bool:
+    """A .jsonl whose first row has a ``split``: a dataset of text-and-label records
+    (docs/datasets.md), not utterances to predict."""
+    first = _first_line(p)
+    try:
+        rec = json.loads(first) if first else None
+    except json.JSONDecodeError:
+        return False
+    return isinstance(rec, dict) and "split" in rec
 
 
 def clip_rows(path: str | Path, *, text: str | None = None, words: str | None = None,

@@ -5,7 +5,8 @@ Two things pick what is computed:
 - the metric *family* (``eval.metrics``; ``auto``: the one the dataset's spec names for its
   labels, else the task's): ``sentiment`` (regression in [-3, 3]), ``sentiment_sims``
   (CH-SIMS, [-1, 1]), ``emotion_acc_f1`` (IEMOCAP: accuracy and weighted F1 per emotion),
-  ``emotion_wa_auc`` (CMU-MOSEI emotions: weighted accuracy and ROC-AUC per emotion);
+  ``emotion_wa_auc`` (CMU-MOSEI emotions: weighted accuracy and ROC-AUC per emotion),
+  ``emotion_wa_ua`` (single-label classes: WA, UA, weighted / macro F1, per-class P / R / F1);
 - for sentiment, the *convention* (``eval.convention``), because papers disagree on which
   samples Acc2 / F1 / MAE / Corr use and on > 0 vs >= 0 (see :data:`CONVENTIONS`).
 
@@ -23,9 +24,10 @@ from .basic import (MetricWarning, accuracy, balanced_accuracy, mult_acc, pearso
 from .conventions import CONVENTIONS, DEFAULT_CONVENTION, Convention, get_convention
 from .families import (FAMILIES, SIMS_EDGES, emotion_acc_f1, emotion_wa_auc, sentiment_metrics,
                        sentiment_sims)
+from .classes import class_indices, confusion, emotion_wa_ua
 from .headline import HEADLINE, LOWER_IS_BETTER, family_of, headline, headline_keys, higher_is_better, is_percent
 
-TASK_FAMILIES = {"regression": "sentiment", "multilabel": "emotion_acc_f1"}
+TASK_FAMILIES = {"regression": "sentiment", "multilabel": "emotion_acc_f1", "multiclass": "emotion_wa_ua"}
 """The family a task is scored with when neither the config nor the dataset names one."""
 
 
@@ -49,7 +51,7 @@ def compute(task: str, pred: np.ndarray, labels: np.ndarray, label_names: list[s
 
 
 __all__ = ["CONVENTIONS", "DEFAULT_CONVENTION", "FAMILIES", "HEADLINE", "LOWER_IS_BETTER", "SIMS_EDGES",
-           "Convention", "MetricWarning", "accuracy", "balanced_accuracy", "compute", "emotion_acc_f1",
-           "emotion_wa_auc", "family_of", "get_convention", "headline", "headline_keys", "higher_is_better",
+           "Convention", "MetricWarning", "TASK_FAMILIES", "accuracy", "balanced_accuracy", "class_indices", "compute",
+           "confusion", "emotion_acc_f1", "emotion_wa_auc", "emotion_wa_ua", "family_of", "get_convention", "headline", "headline_keys", "higher_is_better",
            "is_percent", "mult_acc", "pearson", "resolve_family", "roc_auc", "sentiment_metrics",
            "sentiment_sims", "weighted_f1"]

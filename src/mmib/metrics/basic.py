@@ -13,8 +13,8 @@ class MetricWarning(RuntimeWarning):
     """A metric was undefined on this data and a documented fallback value was reported."""
 
 
-NOT_LEARNED = ("predictions are constant: the model has not learned yet? (the paper's learning rates "
-               "need tens of epochs; see the shipped configs)")
+NOT_LEARNED = ("predictions are constant: the model has not learned yet? (too few epochs, or a learning "
+               "rate too low or too high for this data; compare with the baseline rows of the results)")
 
 
 def _warn(msg: str) -> None:

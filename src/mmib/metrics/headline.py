@@ -19,6 +19,7 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
                   ("Acc2 non0", "Non0_acc_2"), ("F1 non0", "Non0_F1_score"), ("MAE", "MAE"), ("Corr", "Corr")],
     "sentiment_sims": [("Acc2", "Mult_acc_2"), ("Acc3", "Mult_acc_3"), ("Acc5", "Mult_acc_5"),
                        ("F1", "F1_score"), ("MAE", "MAE"), ("Corr", "Corr")],
+    "emotion_wa_ua": [("WA", "WA"), ("UA", "UA"), ("F1 weighted", "F1_weighted"), ("F1 macro", "F1_macro")],
 }
 """The columns a results table shows per family (short header, metric key). Emotion families
 show every emotion's pair then the means (built from the metric keys)."""
@@ -30,6 +31,8 @@ def family_of(metrics: dict[str, float]) -> str:
         return "sentiment"
     if "Mult_acc_3" in metrics:
         return "sentiment_sims"
+    if "UA" in metrics:
+        return "emotion_wa_ua"
     if "mean_WA" in metrics:
         return "emotion_wa_auc"
     return "emotion_acc_f1"
@@ -51,11 +54,12 @@ def headline_keys(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     return cols + [(f"mean {a}", f"mean_{a}"), (f"mean {b}", f"mean_{b}")]
 
 
-PERCENT_SUFFIXES = ("acc_2", "acc_3", "acc_5", "acc_7", "_acc", "_F1", "F1_score", "_WA", "_AUC")
+PERCENT_SUFFIXES = ("acc_2", "acc_3", "acc_5", "acc_7", "_acc", "_F1", "F1_score", "WA", "UA", "_AUC",
+                    "F1_weighted", "F1_macro", "_precision", "_recall")
 
 
 def is_percent(key: str) -> bool:
-    """Accuracies, F1, WA and AUC are shown in percent (as the paper); MAE, Corr, losses raw."""
+    """Accuracies, F1, WA, UA, precision, recall and AUC are shown in percent (as the paper); MAE, Corr, losses raw."""
     return key.endswith(PERCENT_SUFFIXES)
 
 

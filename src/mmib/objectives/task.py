@@ -1,4 +1,6 @@
-"""Task losses: L1 for sentiment regression, cross-entropy for emotions."""
+"""Task losses, one per task (the registry of tasks): L1 for sentiment regression, binary
+cross-entropy per label for multi-label emotions, softmax cross-entropy for single-label
+classes."""
 
 from __future__ import annotations
 
@@ -25,7 +27,14 @@ def binary_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
+@TASK_LOSSES.register("multiclass")
+def softmax_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """logits (B, K), labels (B, K) one-hot: cross-entropy of the softmax over the K classes
+    (-log q(y|z) of a categorical decoder), averaged over the batch."""
+    return F.cross_entropy(logits, labels.argmax(dim=1))
+
+
 def output_dim(task: str, n_labels: int) -> int:
-    """Decoder width: 1 for regression, one logit per label otherwise."""
+    """Decoder width: 1 for regression, one logit per label (multilabel) or class (multiclass)."""
     TASK_LOSSES.get(task)
     return 1 if task == "regression" else n_labels

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..metrics import headline_keys
-from .tables import convention_caption, csv_text, fmt_value, render_table
+from .tables import baseline_rows, convention_caption, csv_text, fmt_value, render_table
 
 
 def _p(p: float | None) -> str:
@@ -21,6 +21,7 @@ def render(report: dict[str, Any], *, markdown: bool = False) -> str:
         label = f"{r['name']} ({len(r['seeds'])} seed{'s' if len(r['seeds']) != 1 else ''})"
         rows.append((label, {k: (r["mean"][k], r["std"][k]) if len(r["seeds"]) > 1 else r["mean"][k]
                              for k in report["columns"] if k in r["mean"]}))
+    rows += baseline_rows(report)
     first = report["results"][0]
     cols = headline_keys(first["mean"])
     conv = convention_caption(first.get("metric_family"), first.get("metric_convention"))
@@ -62,6 +63,7 @@ def to_csv(report: dict[str, Any]) -> str:
     cols = report["columns"]
     rows = [[r["name"], " ".join(map(str, r["seeds"]))] + [r["mean"].get(k) for k in cols]
             + [r["std"].get(k) for k in cols] for r in report["results"]]
+    rows += [[label, ""] + [m.get(k) for k in cols] + [None] * len(cols) for label, m in baseline_rows(report)]
     return csv_text(["name", "seeds"] + [f"{k} mean" for k in cols] + [f"{k} std" for k in cols], rows)
 
 

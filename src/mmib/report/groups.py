@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..metrics import headline_keys
-from .tables import convention_caption, csv_text, render_table
+from .tables import baseline_rows, convention_caption, csv_text, render_table
 
 
 def mean_std(part: dict[str, Any], key: str, n_seeds: int):
@@ -18,6 +18,8 @@ def table(results: list[dict[str, Any]], *, markdown: bool = False, split: str =
     cols = headline_keys(results[0][split]["mean"])
     rows = [(r["name"], {k: mean_std(r[split], k, len(r["seeds"])) for _, k in cols if k in r[split]["mean"]})
             for r in results]
+    if split == "test":  # the baselines of the data (the same for every seed), once
+        rows += list(dict(row for r in results for row in baseline_rows(r)).items())
     return render_table(rows, cols, markdown=markdown)
 
 

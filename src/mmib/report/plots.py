@@ -5,7 +5,8 @@
 - :func:`constraint_curves`: the KL term of every bottleneck per epoch, train and valid
   (the paper's Fig. 5), read from ``metrics.jsonl`` (``kl/<bottleneck>``);
 - :func:`tsne`: a t-SNE of the fused representation on the test split, coloured by label,
-  one panel per run - e.g. with and without MIB (the paper's Fig. 4).
+  one panel per run - e.g. with and without MIB (the paper's Fig. 4);
+- the confusion matrix of a multi-class run (:mod:`mmib.report.confusion`).
 
 Figures are built on ``matplotlib.figure.Figure`` with an Agg canvas, so importing this
 module never changes the global pyplot backend.
@@ -25,7 +26,7 @@ from ..engine import Experiment, read_log, read_summary
 from ..metrics import headline_keys, is_percent
 from ..models import VARIANTS, constraint_weight
 
-PLOTS = ("curves", "kl", "tsne")
+PLOTS = ("curves", "kl", "tsne", "confusion")
 
 
 def _log(run_dir: Path) -> list[dict[str, Any]]:
@@ -191,10 +192,7 @@ def tsne(run_dirs: list[str | Path], out: str | Path, *, split: str = "test", ma
             ax.set_title(f"{p['title']}\n5-NN label correlation in code space: {agree:.2f}", fontsize=9)
         else:
             names = p["label_names"]
-            if p["task"] == "multilabel":
-                cls = np.where(labels.max(1) > 0.5, labels.argmax(1), len(names))
-            else:
-                cls = labels[:, 0].astype(int)
+            cls = np.where(labels.max(1) > 0.5, labels.argmax(1), len(names))  # multiclass: one-hot rows
             for j, name in enumerate(list(names) + ["none"]):
                 sel = cls == j
                 if sel.any():
@@ -228,6 +226,13 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, *, compare:
     if "tsne" in what:
         runs = [run_dir] + [resolve_run(c, log) for c in (compare or [])]
         written.append(tsne(runs, out / "tsne_fused.png"))
+    if "confusion" in what:
+        from .confusion import confusion_matrix_plot
+
+        try:
+            written.append(confusion_matrix_plot(run_dir, out / "confusion_matrix.png"))
+        except ValueError as e:
+            log(f"skipped the confusion matrix: {e}")
     return written
 
 

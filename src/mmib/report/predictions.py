@@ -28,6 +28,12 @@ def prediction_rows(p: Predictions, task: str, label_names: list[str]) -> list[d
             for h, v in p.heads.items():
                 if h != "fused":
                     row[f"head/{h}"] = float(v[i, 0])
+        elif task == "multiclass":
+            row["prediction"] = label_names[int(np.argmax(p.pred[i]))]
+            if known:
+                row["label"] = label_names[int(np.argmax(y))]
+            for k, name in enumerate(label_names):
+                row[f"logit/{name}"] = float(p.pred[i, k])
         elif task == "multilabel":
             for k, name in enumerate(label_names):
                 row[f"logit/{name}"] = float(p.pred[i, k])

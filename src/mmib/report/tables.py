@@ -53,16 +53,37 @@ def convention_caption(family: str | None, convention: str | None) -> str:
     return f"convention {convention}" if family == "sentiment" else f"metrics {family}"
 
 
+def baseline_rows(holder: dict[str, Any]) -> list[tuple[str, dict[str, Cell]]]:
+    """Table rows of the baselines a summary / results.json / comparison carries (test split,
+    fit on train: :mod:`mmib.engine.baselines`)."""
+    return [(b["label"], b["test"]) for b in holder.get("baselines") or []]
+
+
+def confusion_text(conf: dict[str, Any]) -> str:
+    """The confusion matrix as aligned text: rows = true class, columns = predicted class."""
+    names, m = conf["labels"], conf["matrix"]
+    corner = "true \\ predicted"
+    first = max(len(corner), *(len(n) for n in names))
+    width = max(5, *(len(n) for n in names), *(len(str(v)) for row in m for v in row))
+    head = corner.ljust(first) + "  " + "  ".join(n.rjust(width) for n in names)
+    rows = [n.ljust(first) + "  " + "  ".join(str(v).rjust(width) for v in row) for n, row in zip(names, m)]
+    return "\n".join([f"confusion matrix ({conf.get('split', 'test')} split)", head, *rows]) + "\n"
+
+
 def metrics_table(summary: dict[str, Any], split: str = "test", *, markdown: bool = False) -> str:
-    """The headline columns of one run, with split sizes, the selected epoch and the convention."""
+    """The headline columns of one run (and, on test, the baselines' rows), with split sizes,
+    the selected epoch and the convention; a multi-class run's confusion matrix below."""
     metrics = summary[split]
     cols = headline_keys(metrics)
     sizes = summary["sizes"]
-    table = render_table([(summary["name"], metrics)], cols, markdown=markdown)
+    rows = [(summary["name"], metrics)] + (baseline_rows(summary) if split == "test" else [])
+    table = render_table(rows, cols, markdown=markdown)
     conv = convention_caption(summary.get("metric_family"), summary["metric_convention"])
+    conf = summary.get("confusion")
+    shown = "\n" + confusion_text(conf) if conf and split == conf.get("split", "test") and not markdown else ""
     return (f"\n{split} metrics of {summary['name']} (selected epoch {summary['best_epoch']} by "
             f"validation; {summary['variant']} + {summary['fusion']}; {conv}; train/valid/test = "
-            f"{sizes['train']}/{sizes['valid']}/{sizes['test']})\n{table}")
+            f"{sizes['train']}/{sizes['valid']}/{sizes['test']})\n{table}{shown}")
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -76,4 +97,4 @@ def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
-__all__ = ["Cell", "convention_caption", "csv_text", "fmt_cell", "fmt_value", "metrics_table", "render_table"]
+__all__ = ["Cell", "baseline_rows", "confusion_text", "convention_caption", "csv_text", "fmt_cell", "fmt_value", "metrics_table", "render_table"]

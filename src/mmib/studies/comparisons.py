@@ -47,7 +47,7 @@ def _run_info(summary: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     return {"dataset": summary["dataset"], "task": summary["task"],
             "metric_family": summary.get("metric_family", "sentiment"),
             "metric_convention": summary["metric_convention"], "variant": summary["variant"],
-            "fusion": summary["fusion"], "beta": beta}
+            "fusion": summary["fusion"], "beta": beta, "baselines": summary.get("baselines") or []}
 
 
 def load_result(path: str | Path, name: str | None = None) -> Result:
@@ -97,10 +97,14 @@ def compare(results: list[Result], *, all_pairs: bool = False) -> dict[str, Any]
                 r["better"] = b.name if gain > 0 else a.name if gain < 0 else "-"
                 entry["metrics"][k] = r
         tests.append(entry)
+    baselines: dict[str, Any] = {}
+    for r in results:  # each distinct baseline once (results on the same data share them)
+        for b in r.info.get("baselines") or []:
+            baselines.setdefault(b["label"], b)
     return {
-        "columns": [k for _, k in cols], "warnings": warn,
+        "columns": [k for _, k in cols], "warnings": warn, "baselines": list(baselines.values()),
         "results": [{"name": r.name, "path": str(r.path), "kind": r.kind, "seeds": sorted(r.per_seed),
-                     **r.info, **r.stats} for r in results],
+                     **{k: v for k, v in r.info.items() if k != "baselines"}, **r.stats} for r in results],
         "tests": tests,
     }
 

@@ -83,6 +83,8 @@ def collect(group: Path, summaries: dict[int, dict[str, Any]], cfg: ExperimentCo
     for split in ("test", "valid"):
         per = {k: numeric(s[split]) for k, s in sorted(summaries.items())}
         res[split] = {**aggregate(per), "per_seed": {str(k): v for k, v in per.items()}}
+    if first.get("baselines"):
+        res["baselines"] = first["baselines"]  # fit on the train split: the same data for every seed
     return res
 
 

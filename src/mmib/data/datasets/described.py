@@ -27,18 +27,28 @@ AUTO = "auto"
 def file_description(path: str | Path) -> dict[str, Any]:
     """The ``dataset`` record a converted file carries about itself ({} when none, or when
     ``path`` is not a converted file)."""
-    from ..readers import converted
+    from ..readers import converted, textlabels
 
     p = Path(path).expanduser()
+    if p.is_file() and textlabels.is_records(p):
+        desc = dict(textlabels.read(p).dataset)  # a records file describes itself by its labels
+        if desc["name"] in DATASETS:  # named after its labels, not a registered dataset's spec
+            desc["name"] = f"{desc['name']}-records"
+        return desc
     if not p.is_file() or not converted.is_converted(p):
         return {}
     return dict(converted._metadata(p).get("dataset") or {})
 
 
 def file_dims(path: str | Path) -> dict[str, int]:
-    """Feature dims of a converted file's audio / visual fields, read from its header only."""
+    """Feature dims of a converted file's audio / visual fields, read from its header only
+    (a records file: from its rows)."""
     from safetensors import safe_open
 
+    from ..readers import textlabels
+
+    if textlabels.is_records(Path(path)):
+        return {m: d for m, d in textlabels.read(Path(path).expanduser()).dims.items() if m in ("audio", "visual")}
     out = {}
     with safe_open(str(Path(path).expanduser()), framework="np") as f:
         keys = set(f.keys())
@@ -75,7 +85,16 @@ def spec_from_description(desc: dict[str, Any], path: str | Path) -> DatasetSpec
         return DatasetSpec(f"{name}: emotions {', '.join(names)} described by its file {path}",
                            sentiment_range=None, emotions=names, fixed_emotions=True, default_labels="emotions",
                            metrics={"emotions": chosen.get("emotions", "emotion_acc_f1")}, dims=dims)
-    raise DataError(f"{path}: dataset description: expected labels 'sentiment' or 'emotions', got {labels!r}")
+    if labels == "classes":
+        names = tuple(str(n) for n in desc.get("emotion_names") or ())
+        if len(names) < 2:
+            raise DataError(f"{path}: dataset description: labels 'classes' needs at least 2 class names, "
+                            f"got {list(names)}")
+        return DatasetSpec(f"{name}: single-label classes {', '.join(names)} described by its file {path}",
+                           sentiment_range=None, emotions=names, fixed_emotions=True, default_labels="classes",
+                           metrics={"classes": chosen.get("classes", "emotion_wa_ua")}, dims=dims)
+    raise DataError(f"{path}: dataset description: expected labels 'sentiment', 'emotions' or 'classes', "
+                    f"got {labels!r}")
 
 
 def resolve(cfg: DataConfig) -> tuple[str, DatasetSpec]:

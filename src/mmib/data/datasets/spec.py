@@ -9,7 +9,7 @@ from ...config import ConfigError, DataConfig
 from ...registry import Registry
 from ..types import DatasetSplits
 
-LabelKind = Literal["sentiment", "emotions"]
+LabelKind = Literal["sentiment", "emotions", "classes"]
 Builder = Callable[[DataConfig, Any, "DatasetSpec"], DatasetSplits]
 
 
@@ -21,7 +21,8 @@ class DatasetSpec:
         the reader ``data.format`` (:func:`mmib.data.real.build`).
     sentiment_range: sentiment labels lie in [-r, r] (None: the dataset has none).
     emotions: the emotion names its files carry, in order (empty: none); ``fixed_emotions``:
-        a file with other emotion names is refused (IEMOCAP's four).
+        a file with other emotion names is refused (IEMOCAP's four). With the label kind
+        ``classes`` they are the classes of a single-label task (one per utterance).
     default_labels: what ``data.labels = "auto"`` learns.
     metrics: the metric family per label kind (docs/metrics.md).
     dims: usual feature dims of its files (audio, visual; text: a vector dim for the glove
@@ -51,16 +52,18 @@ class DatasetSpec:
         if kind == "sentiment" and self.sentiment_range is None:
             raise ConfigError(f"data.labels = {labels!r}: dataset {dataset!r} has emotion labels only; "
                               "use auto or emotions")
-        if kind == "emotions" and not self.emotions:
+        if kind in ("emotions", "classes") and not self.emotions:
             raise ConfigError(f"data.labels = {labels!r}: dataset {dataset!r} has sentiment labels only; "
                               "use auto or sentiment")
         return kind  # type: ignore[return-value]
 
     def task(self, kind: str) -> str:
-        return "multilabel" if kind == "emotions" else "regression"
+        """The task (objective.task) a label kind is learnt as."""
+        return {"emotions": "multilabel", "classes": "multiclass"}.get(kind, "regression")
 
     def metric_family(self, kind: str) -> str:
-        return self.metrics.get(kind, "sentiment" if kind == "sentiment" else "emotion_acc_f1")
+        default = {"sentiment": "sentiment", "classes": "emotion_wa_ua"}.get(kind, "emotion_acc_f1")
+        return self.metrics.get(kind, default)
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", key="data.dataset")

@@ -19,14 +19,15 @@ from ...registry import import_parts
 from ..corpus import Corpus
 from ..safe_pickle import safe_load
 from ..validate import DataError, RepairLog, describe
-from . import converted
+from . import converted, textlabels
 from .common import get_splits
 from .registry import READERS, ReaderSpec
 
 
 def formats() -> tuple[str, ...]:
-    """Every value ``data.format`` accepts: auto, converted and the registered readers."""
-    return ("auto", "converted", *READERS.names())
+    """Every value ``data.format`` accepts: auto, converted, records (text-and-label rows) and
+    the registered readers."""
+    return ("auto", "converted", *READERS.names(), "records")
 
 
 def detect(obj: Any, path: Path) -> str:
@@ -96,6 +97,13 @@ def load_corpus(path: str | Path, fmt: str = "auto", *, fields: set[str] | None 
         corpus = _guarded(lambda: converted.read(path, fields).check(str(path)), path, "converted")
         corpus.source = {**corpus.source, "converted_file": str(path.resolve()), "converted_sha256": sha256(path)}
         when = " (made when it was converted)"
+    elif fmt == "records" or (fmt == "auto" and textlabels.is_records(path)):
+        if not textlabels.is_records(path):
+            raise DataError(f"{path}: data.format = 'records' reads {', '.join(textlabels.SUFFIXES)} files")
+        corpus = _guarded(lambda: textlabels.read(path).check(str(path)), path, "records")
+        corpus.source = {"file": str(path.resolve()), "bytes": stat.st_size, "sha256": sha256(path),
+                         "reader": "records", "format_detected": fmt == "auto", "release": "unknown"}
+        when = ""
     else:
         if fmt == "converted":
             raise DataError(f"{path}: not a file written by `mmib data convert` (data.format = 'converted')")
