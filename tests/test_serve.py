@@ -317,3 +317,21 @@ def test_answers_for_each_task_are_strict_json():
                                         {"text": np.array([0.1])}), "regression", ["sentiment"])
     assert reg == [{"id": "r", "prediction": 1.5, "heads": {"text": pytest.approx(0.2)}, "kl": {"text": pytest.approx(0.1)}}]
     json.dumps([multi, one, reg], allow_nan=False)
+
+
+def test_the_onnxruntime_backend_serves_the_same_answers(served_run, server, tmp_path):
+    from mmib.cli import main
+
+    out = tmp_path / "export"
+    assert main(["export", str(served_run), str(out), "--onnx"]) == 0
+    with Server(out, "--backend", "onnxruntime", log=tmp_path / "onnx.log") as onnx:
+        m = httpx.get(onnx.url + "/v1/model").json()
+        assert m["backend"] == "onnxruntime" and m["variant"] == "cmib" and m["dims"]["audio"] == 50
+        recs = records(6, seed=3)
+        got = httpx.post(onnx.url + "/v1/predict", json=recs, timeout=60).json()["predictions"]
+        ref = httpx.post(server.url + "/v1/predict", json=recs, timeout=60).json()["predictions"]
+        for a, b in zip(got, ref):
+            assert a["id"] == b["id"] and a["prediction"] == pytest.approx(b["prediction"], abs=1e-4)
+            assert a["heads"] == pytest.approx(b["heads"], abs=1e-4) and a["kl"] == pytest.approx(b["kl"], abs=1e-4)
+        bad = httpx.post(onnx.url + "/v1/predict", json={**GOOD, "audio": [[0.0] * 3]})
+        assert bad.status_code == 422 and bad.json()["field"] == "body.audio"
