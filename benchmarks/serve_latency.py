@@ -191,8 +191,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{best:.1f} utterances/s.", ""]
     for backend in args.backends:
         log = tmp / f"serve-{backend}.log"
+        served = run
+        if backend == "onnxruntime":  # an export folder with model.onnx (mmib export RUN DIR --onnx)
+            from mmib.cli import main as mmib_main
+
+            served = tmp / "export-onnx"
+            if mmib_main(["export", str(run), str(served), "--onnx", "--overwrite"]) != 0:
+                results["backends"][backend] = {"available": False, "why": "mmib export --onnx failed"}
+                text += [f"## {backend}: not measured", "", "mmib export --onnx failed", ""]
+                continue
         try:
-            server = Server(run, "--backend", backend, "--max-batch", str(args.max_batch), "--max-wait-ms",
+            server = Server(served, "--backend", backend, "--max-batch", str(args.max_batch), "--max-wait-ms",
                             str(args.max_wait_ms), "--timeout", "600", log=log).__enter__()
         except RuntimeError as e:
             why = log.read_text().strip().splitlines()[-1] if log.exists() and log.read_text().strip() else str(e)
