@@ -141,7 +141,7 @@ def table(rows: list[dict], ceiling: float | None) -> str:
     for r in rows:
         share = f"{100 * r['requests_per_s'] / ceiling:.0f}%" if ceiling and r["endpoint"] == "features" else ""
         lines.append(f"| {r['endpoint']} | {r['clients']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-                     f"{r['p99_ms']:.1f} | {r['requests_per_s']:.1f} | {share} |")
+                     f"{r['p99_ms']:.1f} | {r['requests_per_s']:.2f} | {share} |")
     return "\n".join(lines)
 
 
