@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 
 import httpx
 import numpy as np
@@ -186,7 +187,7 @@ def test_error_table_for_clips(server, clips):
     assert r.status_code == 422 and r.json()["field"] == "text", r.text
 
 
-def test_token_size_and_time_limits(guarded, clips):
+def test_token_size_and_time_limits(guarded, tmp_path):
     url = guarded.url
     assert httpx.get(url + "/health").status_code == 200  # no token needed to ask if it is up
     r = httpx.post(url + "/v1/predict", json=GOOD)
@@ -205,10 +206,13 @@ def test_token_size_and_time_limits(guarded, clips):
     r = httpx.post(url + "/v1/predict/clip", files={"file": ("big.mp4", b"\0" * (2 * 2**20), "video/mp4")},
                    headers=auth)
     assert r.status_code == 413
-    # the first clip of a process takes longer than --timeout 1 s (extraction, librosa's first
-    # call compiles its kernels): 504, and the server goes on
-    r = _clip_with(url, clips["video"], auth)
-    assert r.status_code == 504 and "1 s" in r.json()["error"]
+    # extracting a 10-s video takes longer than --timeout 1 s: 504, and the server goes on
+    from media import face_frames, voiced, write_clip
+
+    long = write_clip(tmp_path / "long.mp4", audio=voiced(200, 10.0), frames=face_frames(250, size=(120, 160)))
+    t = time.perf_counter()
+    r = _clip_with(url, long, auth)
+    assert r.status_code == 504 and "1 s" in r.json()["error"] and time.perf_counter() - t < 30
     assert httpx.post(url + "/v1/predict", json=GOOD, headers=auth).status_code == 200
     assert guarded.alive()
 
