@@ -52,14 +52,14 @@ def _summary(capsys, *args: str) -> list[str]:
 def test_summary_command_matches_table_xi(capsys) -> None:
     lines = _summary(capsys, "--variant", "cmib", "--fusion", "concat", "--text-encoder",
                      "bert-base-config", "--audio-dim", "74", "--visual-dim", "47")
-    assert lines[-1] == "total parameters: 109835748"
+    assert lines[-1] == "total parameters: 109,835,748"
     table = "\n".join(lines)
     assert re.search(r"encoders\.text\.backbone\s+BertModel\s+108,891,648", table)
     assert re.search(r"fused_ib\s+IBHead\s+154,724", table)
 
 
 def _total(lines: list[str]) -> int:
-    return int(lines[-1].split(":")[1])
+    return int(lines[-1].split(":")[1].replace(",", ""))
 
 
 def _row(lines: list[str], name: str) -> int:
@@ -112,6 +112,6 @@ def test_ithp_and_estimator_counts_with_bert_base(capsys) -> None:
     assert _row(lines, "reconstructors") == recon and _row(lines, "stages") == 2 * ib_head
     lines = _summary(capsys, "--variant", "cmib", "--fusion", "concat", "--text-encoder", "bert-base-config",
                      "--audio-dim", "74", "--visual-dim", "47", "--set", "objective.constraint='mine'")
-    assert lines[-2] == "total parameters: 109835748"  # the model is unchanged
+    assert lines[-2] == "total parameters: 109,835,748"  # the model is unchanged
     mine = (50 * 64 + 64) + 50 * 64 + (64 * 64 + 64) + (64 + 1)  # T(x, z): separable first layer, 2 more
-    assert lines[-1].startswith(f"estimator parameters: {4 * mine} (mine")
+    assert lines[-1].startswith(f"estimator parameters: {4 * mine:,} (mine")

@@ -32,8 +32,9 @@ def test_predict_on_the_test_split_reproduces_the_reported_metrics(eval_runs, tm
     assert len(rows) == summary["sizes"]["test"] == 24
     assert list(rows[0]) == ["id", "prediction", "label", "head/text", "head/audio", "head/visual",
                              "kl/text", "kl/audio", "kl/visual", "kl/fused"]
-    pred = np.array([[float(r["prediction"])] for r in rows])
-    labels = np.array([[float(r["label"])] for r in rows])
+    # float32 values written by their shortest decimal (-1.2, not -1.2000000476837158): read as float32
+    pred = np.array([[np.float32(r["prediction"])] for r in rows], dtype=np.float64)
+    labels = np.array([[np.float32(r["label"])] for r in rows], dtype=np.float64)
     metrics = compute("regression", pred, labels, ["sentiment"], convention=summary["metric_convention"])
     for k, v in metrics.items():
         assert v == summary["test"][k], k  # exactly the numbers in summary.json
@@ -42,7 +43,7 @@ def test_predict_on_the_test_split_reproduces_the_reported_metrics(eval_runs, tm
     p = s.predict("test")
     assert [r["id"] for r in rows] == p.ids
     assert np.array_equal(pred[:, 0], p.pred[:, 0].astype(np.float64))
-    assert np.array_equal(np.array([float(r["kl/fused"]) for r in rows]), p.kl["fused"].astype(np.float64))
+    assert np.array_equal(np.array([np.float32(r["kl/fused"]) for r in rows]), p.kl["fused"])
     assert all(float(r["kl/text"]) > 0 for r in rows)
 
 

@@ -9,6 +9,36 @@ from .. import config as config_mod
 from ..config import ExperimentConfig
 
 
+class LazyChoices:
+    """argparse ``choices`` read from a registry only when a value is checked or the
+    subcommand's help is shown, so that building the parser imports no registry (and no torch).
+    Give the argument a ``metavar`` (argparse would list the choices at once without one) and
+    ``%(choices)s`` in its help."""
+
+    def __init__(self, names: Callable[[], Sequence[str]]) -> None:
+        self._names = names
+        self._cache: tuple[str, ...] | None = None
+
+    def _all(self) -> tuple[str, ...]:
+        if self._cache is None:
+            self._cache = tuple(self._names())
+        return self._cache
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._all()
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def say(message: str) -> None:
+    """A result line on stdout, flushed at once (a log file shows it as it happens)."""
+    print(message, flush=True)
+
+
 def _list(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
@@ -72,8 +102,8 @@ def explicitly_set(args: argparse.Namespace, key: str) -> bool:
 
 def echo(args: argparse.Namespace) -> Callable[[str], None] | None:
     """Where progress lines go: stdout, or nowhere with -q."""
-    return None if getattr(args, "quiet", False) else (lambda m: print(m, flush=True))
+    return None if getattr(args, "quiet", False) else say
 
 
-__all__ = ["CONVENIENCE", "add_config_args", "add_quiet", "config_from_args", "echo", "explicitly_set",
-           "flag_values"]
+__all__ = ["CONVENIENCE", "LazyChoices", "add_config_args", "add_quiet", "config_from_args", "echo", "explicitly_set",
+           "flag_values", "say"]

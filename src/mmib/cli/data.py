@@ -63,16 +63,22 @@ def cmd_csd(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..data.readers import formats
+    from .common import LazyChoices
 
-    FORMATS = formats()
+    def all_formats():
+        from ..data.readers import formats
+
+        return formats()
+
+    FORMATS = LazyChoices(all_formats)
 
     p = sub.add_parser("data", help="inspect or convert dataset files")
     dsub = p.add_subparsers(dest="data_command", required=True)
 
     q = dsub.add_parser("inspect", help="print splits, sizes, dims, label statistics and problems found")
     q.add_argument("file")
-    q.add_argument("--format", default="auto", choices=FORMATS, help="reader (default: from the structure)")
+    q.add_argument("--format", default="auto", choices=FORMATS, metavar="FORMAT",
+                   help="reader: %(choices)s (default: from the structure)")
     q.add_argument("--max-len", type=int, default=50, help="report utterances longer than this (default 50)")
     q.add_argument("--json", action="store_true", help="print the report as JSON")
     q.set_defaults(func=cmd_inspect)
@@ -80,7 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = dsub.add_parser("convert", help="validate, repair and write a safe, fast .safetensors corpus file")
     q.add_argument("input", metavar="IN")
     q.add_argument("out", metavar="OUT")
-    q.add_argument("--format", default="auto", choices=FORMATS, help="reader of IN (default: from the structure)")
+    q.add_argument("--format", default="auto", choices=FORMATS, metavar="FORMAT",
+                   help="reader of IN: %(choices)s (default: from the structure)")
     q.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     q.set_defaults(func=cmd_convert)
 

@@ -51,20 +51,29 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..extract import EXTRACTORS
-    from ..extract.transcribe import TRANSCRIBERS
+    from .common import LazyChoices
 
-    def names(mod: str) -> list[str]:
-        return [n for n, s in EXTRACTORS.items() if s.modality == mod] + ["none"]
+    def names(mod: str) -> LazyChoices:  # the registries (and torch) load only to check a value
+        def read() -> list[str]:
+            from ..extract import EXTRACTORS
+
+            return [n for n, s in EXTRACTORS.items() if s.modality == mod] + ["none"]
+        return LazyChoices(read)
+
+    def transcribers() -> list[str]:
+        from ..extract.transcribe import TRANSCRIBERS
+
+        return TRANSCRIBERS.names()
 
     p = sub.add_parser("extract", help="extract features from raw clips listed in a manifest into a dataset file")
     p.add_argument("manifest", help="CSV or JSONL: id, media, label, split (+ text, video, start, end, words, "
                                     "openface); docs/own_data.md")
     p.add_argument("-o", "--out", required=True, help="the dataset file to write (.safetensors)")
-    p.add_argument("--audio", default="librosa", choices=names("audio"), help="audio extractor (default librosa)")
-    p.add_argument("--visual", default="none", choices=names("visual"),
-                   help="visual extractor (default none)")
-    p.add_argument("--asr", default="whisper", choices=TRANSCRIBERS.names(),
+    p.add_argument("--audio", default="librosa", choices=names("audio"), metavar="NAME",
+                   help="audio extractor: %(choices)s (default librosa)")
+    p.add_argument("--visual", default="none", choices=names("visual"), metavar="NAME",
+                   help="visual extractor: %(choices)s (default none)")
+    p.add_argument("--asr", default="whisper", choices=LazyChoices(transcribers), metavar="NAME",
                    help="speech recogniser for rows without a transcript (text) or word timings (words): "
                         "whisper (faster-whisper, default) or none (every row needs its text)")
     p.add_argument("--asr-model", metavar="NAME_OR_PATH",

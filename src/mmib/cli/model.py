@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import argparse
 
-from ..data.datasets import resolve as resolve_dataset
-from ..engine.shapes import build_unloaded, typical_dims
-from ..models.summary import count, summary_rows
-from ..objectives import build_objective
-from ..objectives.registry import is_trainable
 from .common import add_config_args, config_from_args, explicitly_set
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from ..data.datasets import resolve as resolve_dataset
+    from ..engine.shapes import build_unloaded, typical_dims
+    from ..models.summary import count, summary_rows
+    from ..objectives import build_objective
+    from ..objectives.registry import is_trainable
+
     cfg, dims, out = typical_dims(config_from_args(args),
                                   explicit_text_encoder=explicitly_set(args, "model.text_encoder"),
                                   dims={"text": args.text_dim, "audio": args.audio_dim, "visual": args.visual_dim})
@@ -39,11 +40,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
     total = count(model)
     trainable = count(model, trainable_only=True)
     if trainable != total:
-        print(f"trainable parameters: {trainable}")
-    print(f"total parameters: {total}")
+        print(f"trainable parameters: {trainable:,}")
+    print(f"total parameters: {total:,}")
     if is_trainable(cfg.objective.constraint):
         est = build_objective(cfg, "regression", model.bottlenecks())
-        print(f"estimator parameters: {count(est)} ({cfg.objective.constraint}, one network per bottleneck: "
+        print(f"estimator parameters: {count(est):,} ({cfg.objective.constraint}, one network per bottleneck: "
               "trained beside the model, not part of it, not used at prediction)")
     return 0
 

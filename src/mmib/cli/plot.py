@@ -23,8 +23,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"wrote {curves(res, out)}")
         return 0
     what = tuple(x.strip() for x in args.only.split(",")) if args.only else PLOTS
-    for f in plot_run(args.run_dir, args.out, compare=args.compare, what=what):
-        print(f"wrote {f}")
+    plot_run(args.run_dir, args.out, compare=args.compare, what=what, log=lambda m: print(m, flush=True))
     return 0
 
 

@@ -8,17 +8,17 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..engine import check_config
-from ..report import comparisons, groups, sweeps
-from ..studies import compare, load_result, parse_seeds, presets, run_seeds, run_sweep
-from ..studies.grid import parse_grid
-from .common import add_config_args, add_quiet, config_from_args, echo
+from .common import add_config_args, add_quiet, config_from_args, echo, say
 
 
 def cmd_repeat(args: argparse.Namespace) -> int:
     """Train one config with several seeds; print and save mean ± std."""
+    from ..engine import check_config
+    from ..report import groups
+    from ..studies import parse_seeds, run_seeds
+
     cfg = check_config(config_from_args(args), source=args.config or "")
-    res = run_seeds(cfg, parse_seeds(args.seeds, cfg.train.seed), overwrite=args.overwrite, log=print,
+    res = run_seeds(cfg, parse_seeds(args.seeds, cfg.train.seed), overwrite=args.overwrite, log=say,
                     train_log=echo(args))
     group = Path(res["group"])
     print(f"\n{groups.caption(res)}\n")
@@ -30,6 +30,8 @@ def cmd_repeat(args: argparse.Namespace) -> int:
 
 
 def _report(res: dict[str, Any], markdown: bool) -> None:
+    from ..report import sweeps
+
     print(f"\n{sweeps.caption(res)}\n")
     print(sweeps.table(res))
     if markdown:
@@ -52,6 +54,8 @@ def _runner(args: argparse.Namespace):
     if not args.storage:
         if args.study:
             raise ValueError("--study needs --storage (the storage that holds the study)")
+        from ..studies import run_sweep
+
         return run_sweep
     from functools import partial
 
@@ -62,16 +66,20 @@ def _runner(args: argparse.Namespace):
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Train the cartesian product of --grid values; print and save one table."""
+    from ..studies.grid import parse_grid
+
     grid = parse_grid(args.grid)
     cfg = config_from_args(args, default_suffix="sweep")
     res = _runner(args)(cfg, grid, args.seeds, skip_invalid=args.skip_invalid, average=_average(args, None),
-                        overwrite=args.overwrite, log=print, train_log=echo(args))
+                        overwrite=args.overwrite, log=say, train_log=echo(args))
     _report(res, args.markdown)
     return 0
 
 
 def cmd_paper(args: argparse.Namespace) -> int:
     """Run one of the paper's experiments as a preset sweep."""
+    from ..studies import presets
+
     if args.list or not args.table:
         if not args.list:
             raise ValueError("name an experiment (e.g. mmib paper table1 -c configs/mosi.toml), or --list")
@@ -83,16 +91,21 @@ def cmd_paper(args: argparse.Namespace) -> int:
         return 0
     cfg = config_from_args(args, preset.fixed, default_suffix=args.table)
     res = _runner(args)(cfg, preset.grid, args.seeds, skip=preset.skip, average=_average(args, preset.average),
-                        title=f"{args.table}, {preset.description}", overwrite=args.overwrite, log=print,
+                        title=f"{args.table}, {preset.description}", overwrite=args.overwrite, log=say,
                         train_log=echo(args))
     _report(res, args.markdown)
     if preset.after:
-        for f in preset.after(res, print):
-            print(f"wrote {f}")
+        said: list[str] = []
+        for f in preset.after(res, lambda m: (said.append(m), say(m))):
+            if f"wrote {f}" not in said:  # plots announce their files as they are written
+                say(f"wrote {f}")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from ..report import comparisons
+    from ..studies import compare, load_result
+
     report = compare([load_result(p) for p in args.paths], all_pairs=args.all_pairs)
     print(comparisons.render(report, markdown=args.markdown), end="")
     if args.out:
@@ -114,7 +127,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
 
     split = (lambda t: [x.strip() for x in t.split(",") if x.strip()] if t else None)
     res = run_robustness(args.paths, modalities=split(args.modalities), kinds_=split(args.kinds),
-                         rates=parse_rates(args.rates), repeats=args.repeats, log=None if args.quiet else print)
+                         rates=parse_rates(args.rates), repeats=args.repeats, log=None if args.quiet else say,
+                         progress=not args.quiet)
     print(report.tables(res))
     for out in args.out or []:
         print(f"wrote {write(res, out)}")
@@ -160,7 +174,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("paper", help="the paper's experiments, one command each (mmib paper --list)")
     p.add_argument("table", nargs="?", metavar="TABLE",
-                   help=f"{', '.join(presets.PRESETS)} (aliases: {', '.join(presets.ALIASES)})")
+                   help="the experiment, e.g. table1 (mmib paper --list names them all)")
     p.add_argument("--list", action="store_true", help="list the experiments with a line each")
     p.add_argument("--average", action="append", metavar="KEY",
                    help="grid key whose values get an 'average' row (repeatable; 'none' for no average rows)")

@@ -6,14 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-from ..config import ExperimentConfig
-from ..engine import check_config, evaluate_run, fit
-from ..engine.distributed import is_main
-from ..report import metrics_table
 from .common import add_config_args, add_quiet, config_from_args, echo
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..config import ExperimentConfig
+    from ..engine import check_config, fit
+    from ..engine.distributed import is_main
+    from ..report import metrics_table
+
     if args.resume:
         res = fit(ExperimentConfig(), run_dir=Path(args.resume), resume=True, log=echo(args),
                   allow_world_size_change=args.allow_world_size_change)
@@ -30,6 +31,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..engine import evaluate_run
+    from ..report import metrics_table
+
     rescore = [f'eval.convention="{args.convention}"'] if args.convention else []
     summary = evaluate_run(args.run_dir, overrides=rescore)
     print(metrics_table(summary, args.split))

@@ -6,14 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..metrics import headline_keys
-from ..report import sweeps
-from ..report.tables import render_table
-from ..studies import parse_seeds
 from .common import add_config_args, add_quiet, config_from_args, echo
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    from ..studies import parse_seeds
     from ..studies.tune import load_space, run_tune
 
     cfg = config_from_args(args)
@@ -26,6 +23,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _print_tune(res: dict[str, Any]) -> None:
+    from ..metrics import headline_keys
+    from ..report.tables import render_table
+
     counts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(res["states"].items()))
     print(f"\nstudy {res['study']}: {counts}; objective {res['metric']} on valid ({res['direction']})")
     if "best" not in res:
@@ -41,6 +41,7 @@ def _print_tune(res: dict[str, Any]) -> None:
 
 
 def cmd_study_show(args: argparse.Namespace) -> int:
+    from ..report import sweeps
     from ..studies.shared import sweep_progress
     from ..studies.storage import describe_url, kind, load_study
     from ..studies.tune import summarize_tune
@@ -74,7 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", metavar="URL", help="where the study lives (default: sqlite <out_dir>/<study>/"
                                                     "study.db); workers sharing it share the trials")
     p.add_argument("--study", metavar="NAME", help="the study's name (default: the config's name)")
-    p.add_argument("--metric", help="validation quantity to optimise (default: train.select_metric)")
+    p.add_argument("--metric", help="validation quantity to optimise (default: train.select_metric, or task/fused "
+                                    "when that is the loss: beta x KL in the loss would favour a small beta)")
     p.add_argument("--seeds", metavar="N|LIST", help="train each trial with several seeds (a seed group); the "
                                                      "objective is their mean")
     add_quiet(p)

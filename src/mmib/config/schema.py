@@ -278,7 +278,8 @@ class TrainConfig:
     """Also evaluate the test split every epoch, as the reference code does (logged under
     the key "test_every_epoch (not used for selection)"; never used for selection)."""
     progress: bool = True
-    """Show progress bars."""
+    """Show progress: bars on a terminal, plain lines in a log file (every MMIB_PROGRESS_EVERY
+    seconds, default 30)."""
     on_nonfinite: str = "stop"
     """A training step whose loss is NaN or inf: stop (every completed epoch is kept and the run
     can be resumed or restarted) or skip (the step is not applied; skipped steps are counted

@@ -110,9 +110,12 @@ def render(rep: dict[str, Any]) -> str:
     src = rep["source"]
     lines = [f"file      {src.get('converted_file', src.get('file'))}",
              f"format    {rep['reader']}" + (" (converted)" if "converted_file" in src else "")]
-    if "converted_file" in src:
-        lines.append(f"source    {src.get('file')}")
-    lines.append(f"sha256    {src.get('sha256')} (release: {src.get('release', 'unknown')})")
+    if "converted_file" in src:  # the file it was converted from; none when it was extracted from clips
+        lines.append(f"source    {src.get('file') or 'extracted by mmib extract (no source file)'}")
+    if src.get("sha256"):
+        lines.append(f"sha256    {src['sha256']} (release: {src.get('release', 'unknown')})")
+    elif src.get("converted_sha256"):
+        lines.append(f"sha256    {src['converted_sha256']} (this file)")
     if rep.get("dataset"):
         d = rep["dataset"]
         what = (f"sentiment in [-{d['sentiment_range']:g}, {d['sentiment_range']:g}]"

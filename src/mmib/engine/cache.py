@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data.batching import length_sorted_batches
 from ..data.types import Example
 from ..encoders.last_layer import padded_ids
 from ..encoders.text import PretrainedTextEncoder
+from ..progress import Progress
 from .speed import autocast, precision_name
 
 FORMAT_VERSION = 1
@@ -174,7 +174,9 @@ class TextCache:
         hidden = None
         try:
             batches = length_sorted_batches(examples, self.batch_size, self.max_padding)
-            for idx in tqdm(batches, desc=desc, leave=False, unit="batch", disable=None if self.progress else True):
+            bar = Progress(batches, desc=desc, enabled=self.progress)
+            for idx in bar:
+                bar.add_items(len(idx))
                 idx = np.asarray(idx)
                 T = int(lengths[idx].max())
                 ids = np.zeros((len(idx), T), dtype=np.int64)

@@ -43,7 +43,21 @@ def _dataset(d, data: bool):
         raise ConfigError(str(e)) from None
 
 
-def _text_encoder(name: str) -> None:
+def encoder_fix(name: str) -> str:
+    """The exact fix for a Hugging Face text encoder that cannot be loaded here."""
+    return (f"to use it here, give a local copy (--text-encoder /path/to/{name.rsplit('/', 1)[-1]}: a folder with "
+            "config.json, weights and tokenizer files) or use --text-encoder minilm (shipped, works offline)")
+
+
+def _unavailable(notes: list[str] | None, message: str) -> None:
+    """Something the config needs that this machine does not have (a data file not given yet, a
+    text encoder that cannot be downloaded here): an error, or a note when ``notes`` collects them."""
+    if notes is None:
+        raise ConfigError(message)
+    notes.append(message)
+
+
+def _text_encoder(name: str, notes: list[str] | None) -> None:
     from ..encoders.huggingface import availability
 
     if name in TEXT_ENCODERS:
@@ -54,30 +68,37 @@ def _text_encoder(name: str) -> None:
         source = spec.source  # a short name for a Hugging Face model
         reason = availability(source) if source else None
         if reason:
-            raise ConfigError(f"model.text_encoder: {name!r} is the Hugging Face model {source}, which cannot be "
-                              f"loaded ({reason}); give a local folder of it instead (--text-encoder /path/to/it)")
+            _unavailable(notes, f"model.text_encoder: {name!r} is the Hugging Face model {source}, which cannot be "
+                                f"loaded here ({reason}); {encoder_fix(source)}")
         return
     reason = availability(name)
-    if reason:
+    if reason == "no such folder":  # a path that is wrong, not a download that cannot happen here
         raise ConfigError(
             f"model.text_encoder: expected a registered text encoder ({', '.join(TEXT_ENCODERS.names())}), "
             f"a local folder or a Hugging Face model name that can be loaded, got {name!r} ({reason})")
+    if reason:
+        _unavailable(notes, f"model.text_encoder: {name!r} is the name of a Hugging Face model, which cannot be "
+                            f"loaded here ({reason}); {encoder_fix(name)}")
 
 
 def check_config(cfg: ExperimentConfig, *, data: bool = True, source: str = "",
-                 text_encoder: str | None = None) -> ExperimentConfig:
+                 text_encoder: str | None = None, notes: list[str] | None = None) -> ExperimentConfig:
     """Raise ConfigError naming the key and the valid names when a part of ``cfg`` is unknown
     or does not fit; ``data``: also check that the data source exists. ``source`` (a file)
     prefixes the message; ``text_encoder``: where the text encoder really comes from, when
-    not from ``model.text_encoder`` (a run's saved copy). Returns ``cfg``."""
+    not from ``model.text_encoder`` (a run's saved copy). ``notes``: a list that collects,
+    instead of raising, what this machine lacks to train the config (a data file not given, a
+    Hugging Face encoder that cannot be downloaded here), each with its fix (``mmib config
+    show / validate`` describe such a config; training refuses it with the same line).
+    Returns ``cfg``."""
     try:
-        _check(cfg, data, text_encoder)
+        _check(cfg, data, text_encoder, notes)
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}" if source else str(e)) from None
     return cfg
 
 
-def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
+def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None, notes: list[str] | None) -> None:
     m, d = cfg.model, cfg.data
     _name(VARIANTS, m.variant)
     _name(FUSIONS, m.fusion)
@@ -107,9 +128,9 @@ def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
         spec.label_kind(d.labels, name)
     if resolved is not None and data and spec.reads_file:
         if not d.path:
-            raise ConfigError(f"data.path: dataset {name!r} needs a data file; pass --data-path FILE "
-                              "(docs/datasets.md lists where the files come from)")
-        if not Path(d.path).expanduser().is_file():
+            _unavailable(notes, f"data.path: dataset {name!r} needs a data file; pass --data-path FILE "
+                                "(docs/datasets.md lists where the files come from)")
+        elif not Path(d.path).expanduser().is_file():
             raise ConfigError(f"data.path: {d.path}: data file not found")
     for spec in d.augment:
         from ..data.corruptions import find, parse_augment
@@ -135,7 +156,7 @@ def _check(cfg: ExperimentConfig, data: bool, text_encoder: str | None) -> None:
         except ImportError as e:
             raise ConfigError(str(e)) from None
     if "text" in d.modalities:  # last: it may look into the Hugging Face cache
-        _text_encoder(text_encoder or m.text_encoder)
+        _text_encoder(text_encoder or m.text_encoder, notes)
 
 
-__all__ = ["check_config"]
+__all__ = ["check_config", "encoder_fix"]

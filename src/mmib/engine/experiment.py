@@ -194,8 +194,11 @@ class Experiment:
         return self.cfg.data.max_len if self.cfg.data.padding == "fixed" else None
 
     def predict(self, split: str | list[Example], **kw) -> Predictions:
-        """Predictions for a split by name, or for a list of examples as given."""
+        """Predictions for a split by name, or for a list of examples as given (progress:
+        ``train.progress`` unless ``progress=`` says otherwise)."""
         c = self.cfg
+        kw.setdefault("progress", c.train.progress and self.world.main)
+        kw.setdefault("desc", f"evaluate {split}" if isinstance(split, str) else "predict")
         examples = self.examples(split) if isinstance(split, str) else split
         objective = kw.pop("objective", self.objective)
         mine = distributed.split_indices(len(examples), self.world) if self.world.active else None

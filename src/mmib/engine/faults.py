@@ -1,11 +1,11 @@
 """Named points where a test (or a user rehearsing a failure) stops the process on purpose.
 
 ``MMIB_FAULT="POINT:N:ACTION[,POINT:N:ACTION...]"`` acts the N-th time the engine passes
-POINT; ACTION is ``sigint`` (as Ctrl-C), ``kill`` (SIGKILL: no cleanup at all) or ``oserror``
+POINT; ACTION is ``sigint`` (as Ctrl-C), ``sigterm`` (as a batch scheduler's stop), ``kill`` (SIGKILL: no cleanup at all) or ``oserror``
 (raise a disk-full error). Points: ``epoch_end`` (after an epoch's state is saved),
 ``write`` (inside an atomic write, after the temporary file is written and before it is
 renamed into place), ``built`` (after config.toml is written, before the data and model are
-built). Fault tests stop at a named point instead of racing the machine's speed. Under
+built), ``step`` (after each training step, counted over all epochs). Fault tests stop at a named point instead of racing the machine's speed. Under
 torchrun, ``MMIB_FAULT_RANK=K`` limits the faults to rank K (one rank killed, the others not).
 """
 
@@ -43,6 +43,8 @@ def point(name: str) -> None:
         action = parts[2]
         if action == "sigint":
             os.kill(os.getpid(), signal.SIGINT)
+        elif action == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)
         elif action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         elif action == "oserror":

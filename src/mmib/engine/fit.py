@@ -9,12 +9,15 @@ lines go to ``log`` (the CLI passes ``print``). Files: :mod:`mmib.engine.rundir`
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
+
+import torch
 
 from .. import config as config_mod
 from ..data.corruptions import augment, context_for
@@ -27,6 +30,7 @@ from .checkpoint import (CorruptFileError, DamagedFileWarning, atomic_write_text
 from .checks import check_config
 from .evaluate import summarize
 from .experiment import Experiment, trainable_state
+from .interrupt import note_run, safe_point
 from .loop import train_one_epoch
 from .rundir import RunExistsError, RunLock, clear_run, has_run, read_log, read_summary, run_dir_for
 from .seed import epoch_generator, resolve_device, rng_state, set_rng_state
@@ -61,6 +65,19 @@ class FitResult(Mapping[str, Any]):
 
 def _quiet(_: str) -> None:
     pass
+
+
+def busy_note(threads: int) -> str | None:
+    """A hint when the CPU is shared: with more runnable processes than cores, torch's threads
+    wait for each other, and one thread per process is often several times faster."""
+    try:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    except OSError:
+        return None
+    if threads <= 1 or load <= cores:
+        return None
+    return (f"note: this machine is busy (load {load:.1f} on {cores} cores) and torch uses {threads} threads: "
+            "on a shared machine one thread is often several times faster (OMP_NUM_THREADS=1; docs/speed.md)")
 
 
 def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = False,
@@ -220,7 +237,13 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
         f"{sizes['train']}/{sizes['valid']}/{sizes['test']} | {cfg.model.variant} + {cfg.model.fusion} "
         f"| {sum(p.numel() for p in exp.model.parameters()):,} parameters | {exp.device} "
         f"{precision_name(exp.amp)}"
-        + (f" | {world.size} processes (torchrun)" if world.active else ""))
+        + (f" | {world.size} processes (torchrun)" if world.active else "")
+        + (f" | {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}"
+           if exp.device.type == "cpu" else ""))
+    if exp.device.type == "cpu":
+        busy = busy_note(torch.get_num_threads())
+        if busy:
+            log(busy)
     if exp.text_cache is not None:
         if main:  # rank 0 builds the cache; the others then read it
             for split in ("train", "valid", "test"):
@@ -254,22 +277,23 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
                                       "train": train_terms, "valid": valid, "selected": improved}
             if c.log_test_every_epoch:
                 record["test_every_epoch (not used for selection)"], _ = exp.evaluate("test")
-            if improved:
-                best_score, best_epoch = score, epoch
+            with safe_point():  # Ctrl-C / SIGTERM here act once the epoch's files are written
+                if improved:
+                    best_score, best_epoch = score, epoch
+                    if main:
+                        save_weights(run_dir / "best.safetensors", trainable_state(exp.model, exp.objective), toml,
+                                     {"epoch": epoch, "valid": valid, "data": data_info})
+                history.append(record)
                 if main:
-                    save_weights(run_dir / "best.safetensors", trainable_state(exp.model, exp.objective), toml,
-                                 {"epoch": epoch, "valid": valid, "data": data_info})
-            history.append(record)
-            if main:
-                atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
-                trackers.epoch(record, [(g.get("name", str(i)), g["lr"]) for i, g in enumerate(opt.param_groups)])
-                save_state(state_path, {
-                    "model": exp.model.state_dict(), "objective": exp.objective.state_dict(),
-                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else {},
-                    "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
-                    "scaler": scaler.state_dict() if scaler is not None else {}, "world_size": world.size,
-                    "precision": precision_name(exp.amp),
-                })
+                    atomic_write_text(log_path, "".join(json.dumps(h) + "\n" for h in history))
+                    trackers.epoch(record, [(g.get("name", str(i)), g["lr"]) for i, g in enumerate(opt.param_groups)])
+                    save_state(state_path, {
+                        "model": exp.model.state_dict(), "objective": exp.objective.state_dict(),
+                        "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else {},
+                        "rng": rng_state(), "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch,
+                        "scaler": scaler.state_dict() if scaler is not None else {}, "world_size": world.size,
+                        "precision": precision_name(exp.amp),
+                    })
             distributed.barrier(world)  # the epoch's files are complete before any rank goes on
             faults.point("epoch_end")
             shown = "" if sel == "loss" else f" {sel} {score:.4f}"  # the selection metric, when not the loss
@@ -286,7 +310,9 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
             atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
             if not c.keep_state:
                 remove_state(run_dir)  # finished: resume needs nothing more
-    except BaseException:
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):
+            note_run(e, run_dir)  # the command line names the folder to resume
         trackers.finish(None, ok=False)
         raise
     trackers.finish(summary, ok=True)

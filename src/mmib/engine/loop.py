@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data import Batch, batch_order, collate
 from ..data.batching import length_sorted_batches
@@ -12,6 +11,8 @@ from ..data.types import Example, Predictions
 from ..models import MIBModel, MIBOutput
 from ..objectives import MIBObjective
 from ..objectives.kl import gaussian_kl
+from ..progress import Progress
+from . import faults
 from .distributed import SINGLE, World, all_finite, average_gradients, shard_batches, sum_over_ranks
 from .speed import autocast, float_outputs
 
@@ -115,7 +116,7 @@ def train_one_epoch(
     n = skipped = 0
     order = batch_order(examples, batch_size, shuffle=True, generator=generator, bucket=bucket)
     parts = shard_batches(order, world)
-    bar = tqdm(parts, desc=desc, leave=False, disable=None if progress and world.main else True, unit="batch")
+    bar = Progress(parts, desc=desc, enabled=progress and world.main)
     for idx, weight in bar:
         batch = collate([examples[i] for i in idx], modalities, pad_to).to(device)
         terms = train_step(model, objective, optimizer, batch, grad_clip=grad_clip, scheduler=scheduler,
@@ -127,7 +128,9 @@ def train_one_epoch(
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
         n += len(batch)
+        bar.add_items(len(batch) * world.size)
         bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
+        faults.point("step")
     if world.active:  # every rank's sums: the epoch's means over all utterances
         total = sum_over_ranks({**sums, " n": float(n)}, world)
         n = int(total.pop(" n"))
@@ -234,7 +237,9 @@ def predict(
         chunks = [list(range(i, min(i + batch_size, len(examples)))) for i in range(0, len(examples), batch_size)]
     index = [i for c in chunks for i in c]
     c = _Collect()
-    for idx in tqdm(chunks, desc=desc, leave=False, disable=None if progress else True, unit="batch"):
+    bar = Progress(chunks, desc=desc, enabled=progress)
+    for idx in bar:
+        bar.add_items(len(idx))
         batch: Batch = collate([examples[i] for i in idx], modalities, pad_to).to(device)
         out = infer(model, batch, inference=inference, mc_samples=mc_samples, amp=amp)
         c.add(batch, out, objective(out, batch.labels) if objective is not None else None)

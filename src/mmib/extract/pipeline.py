@@ -210,9 +210,9 @@ def extract_manifest(manifest: str | Path, out: str | Path, *, audio: str | None
     failed: dict[int, str] = {}
     bar = None
     if progress and todo:
-        from tqdm.auto import tqdm
+        from ..progress import Progress
 
-        bar = tqdm(total=len(todo), desc="mmib extract", unit="clip", file=sys.stderr)
+        bar = Progress(total=len(todo), desc="mmib extract", unit="clip", stream=sys.stderr)
 
     def done(row_no: int, reason: str | None) -> None:
         if bar is not None:

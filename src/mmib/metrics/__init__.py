@@ -25,7 +25,8 @@ from .conventions import CONVENTIONS, DEFAULT_CONVENTION, Convention, get_conven
 from .families import (FAMILIES, SIMS_EDGES, emotion_acc_f1, emotion_wa_auc, sentiment_metrics,
                        sentiment_sims)
 from .classes import class_indices, confusion, emotion_wa_ua
-from .headline import HEADLINE, LOWER_IS_BETTER, family_of, headline, headline_keys, higher_is_better, is_percent
+from .headline import (HEADLINE, LOWER_IS_BETTER, display_name, family_of, headline, headline_keys, higher_is_better,
+                       is_percent)
 
 TASK_FAMILIES = {"regression": "sentiment", "multilabel": "emotion_acc_f1", "multiclass": "emotion_wa_ua"}
 """The family a task is scored with when neither the config nor the dataset names one."""
@@ -52,6 +53,7 @@ def compute(task: str, pred: np.ndarray, labels: np.ndarray, label_names: list[s
 
 __all__ = ["CONVENTIONS", "DEFAULT_CONVENTION", "FAMILIES", "HEADLINE", "LOWER_IS_BETTER", "SIMS_EDGES",
            "Convention", "MetricWarning", "TASK_FAMILIES", "accuracy", "balanced_accuracy", "class_indices", "compute",
-           "confusion", "emotion_acc_f1", "emotion_wa_auc", "emotion_wa_ua", "family_of", "get_convention", "headline", "headline_keys", "higher_is_better",
+           "confusion", "display_name", "emotion_acc_f1", "emotion_wa_auc", "emotion_wa_ua", "family_of",
+           "get_convention", "headline", "headline_keys", "higher_is_better",
            "is_percent", "mult_acc", "pearson", "resolve_family", "roc_auc", "sentiment_metrics",
            "sentiment_sims", "weighted_f1"]

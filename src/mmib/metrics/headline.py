@@ -25,6 +25,22 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
 show every emotion's pair then the means (built from the metric keys)."""
 
 
+def display_name(key: str) -> str:
+    """The one name a metric has in every table, CSV header, comparison and plot label
+    (``Mult_acc_7`` -> ``Acc7``, ``happy_acc`` -> ``happy acc``, ``bottleneck_kl/text`` -> ``KL text``);
+    JSON files keep the metric keys (docs/metrics.md lists both). Loss terms keep their key."""
+    for cols in HEADLINE.values():
+        for header, k in cols:
+            if k == key:
+                return header
+    if key.startswith("bottleneck_kl/"):
+        return "KL " + key.split("/", 1)[1]
+    for suffix in ("acc", "F1", "WA", "AUC"):
+        if key.endswith(f"_{suffix}") and "/" not in key:
+            return f"{key[: -len(suffix) - 1]} {suffix}"
+    return key
+
+
 def family_of(metrics: dict[str, float]) -> str:
     """The family a metric dict came from, read from its keys."""
     if "Mult_acc_7" in metrics:
@@ -50,8 +66,8 @@ def headline_keys(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         return [(h, k) for h, k in HEADLINE[fam] if k in metrics]
     a, b = ("WA", "AUC") if fam == "emotion_wa_auc" else ("acc", "F1")
     names = [k[: -len(a) - 1] for k in metrics if k.endswith(f"_{a}") and not k.startswith("mean_")]
-    cols = [c for n in names for c in ((f"{n} {a}", f"{n}_{a}"), (f"{n} {b}", f"{n}_{b}"))]
-    return cols + [(f"mean {a}", f"mean_{a}"), (f"mean {b}", f"mean_{b}")]
+    keys = [k for n in names for k in (f"{n}_{a}", f"{n}_{b}")] + [f"mean_{a}", f"mean_{b}"]
+    return [(display_name(k), k) for k in keys]
 
 
 PERCENT_SUFFIXES = ("acc_2", "acc_3", "acc_5", "acc_7", "_acc", "_F1", "F1_score", "WA", "UA", "_AUC",
@@ -63,4 +79,4 @@ def is_percent(key: str) -> bool:
     return key.endswith(PERCENT_SUFFIXES)
 
 
-__all__ = ["HEADLINE", "LOWER_IS_BETTER", "family_of", "headline", "headline_keys", "higher_is_better", "is_percent"]
+__all__ = ["HEADLINE", "LOWER_IS_BETTER", "display_name", "family_of", "headline", "headline_keys", "higher_is_better", "is_percent"]

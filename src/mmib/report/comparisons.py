@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metrics import headline_keys
+from ..metrics import display_name, headline_keys
 from .tables import baseline_rows, convention_caption, csv_text, fmt_value, render_table
 
 
@@ -39,7 +39,7 @@ def render(report: dict[str, Any], *, markdown: bool = False) -> str:
         for k, r in t["metrics"].items():
             diff = r["mean_diff"]
             sign = "-" if diff < 0 else "+"
-            trows.append((k, {"diff": f"{sign}{fmt_value(k, abs(diff))}", "better": r["better"],
+            trows.append((display_name(k), {"diff": f"{sign}{fmt_value(k, abs(diff))}", "better": r["better"],
                               "t": _p(r["t_p"]), "w": _p(r["wilcoxon_p"]), "note": r["note"]}))
         out.append(_text_rows(trows, markdown))
     out.append("\n(* p < 0.05, two-sided, no correction for multiple comparisons)" if report["tests"] else "")
@@ -64,7 +64,8 @@ def to_csv(report: dict[str, Any]) -> str:
     rows = [[r["name"], " ".join(map(str, r["seeds"]))] + [r["mean"].get(k) for k in cols]
             + [r["std"].get(k) for k in cols] for r in report["results"]]
     rows += [[label, ""] + [m.get(k) for k in cols] + [None] * len(cols) for label, m in baseline_rows(report)]
-    return csv_text(["name", "seeds"] + [f"{k} mean" for k in cols] + [f"{k} std" for k in cols], rows)
+    return csv_text(["name", "seeds"] + [f"{display_name(k)} mean" for k in cols]
+                    + [f"{display_name(k)} std" for k in cols], rows)
 
 
 __all__ = ["render", "to_csv"]

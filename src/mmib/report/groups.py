@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..metrics import headline_keys
+from ..metrics import display_name, headline_keys
 from .tables import baseline_rows, convention_caption, csv_text, render_table
 
 
@@ -39,7 +39,7 @@ def to_csv(res: dict[str, Any], split: str = "test") -> str:
     keys = lead + [k for k in part["mean"] if k not in lead]
     rows = [[seed, f"seed-{seed}"] + [m.get(k, float("nan")) for k in keys] for seed, m in part["per_seed"].items()]
     rows += [[stat, ""] + [part[stat][k] for k in keys] for stat in ("mean", "std")]
-    return csv_text(["seed", "run"] + keys, rows)
+    return csv_text(["seed", "run"] + [display_name(k) for k in keys], rows)
 
 
 def markdown(res: dict[str, Any]) -> str:

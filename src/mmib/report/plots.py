@@ -14,6 +14,7 @@ module never changes the global pyplot backend.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ def fused_codes(run_dir: str | Path, split: str = "test") -> dict[str, Any]:
     """The fused representation (N, d) of a split under the run's selected checkpoint, with
     labels (N, K), the task and a label for the run."""
     s = Experiment.load(run_dir)
-    p = s.predict(split)
+    p = s.predict(split, progress=True, desc=f"t-SNE: predicting {split} of {run_name(Path(run_dir))}")
     c = s.cfg
     beta = constraint_weight(c)
     ib = VARIANTS.get(c.model.variant).has_ib and beta > 0
@@ -171,10 +172,15 @@ def embed(codes: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def tsne(run_dirs: list[str | Path], out: str | Path, *, split: str = "test", max_points: int = 2000,
-         seed: int = 0) -> Path:
+         seed: int = 0, log=None) -> Path:
     """One panel per run: t-SNE of the fused representation coloured by label (sentiment:
-    a diverging colour scale over [-3, 3]; emotions: the first present emotion)."""
-    panels = [fused_codes(r, split) for r in run_dirs]
+    a diverging colour scale over [-3, 3]; emotions: the first present emotion). ``log``: a
+    line per step (the embedding of thousands of points takes minutes on a CPU)."""
+    log = log or (lambda m: None)
+    panels = []
+    for r in run_dirs:
+        log(f"t-SNE: the fused representation of {run_name(Path(r))} ({split} split)")
+        panels.append(fused_codes(r, split))
     fig = Figure(figsize=(6 * len(panels), 5.2), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     rng = np.random.default_rng(seed)
@@ -183,7 +189,10 @@ def tsne(run_dirs: list[str | Path], out: str | Path, *, split: str = "test", ma
         if len(codes) > max_points:
             keep = np.sort(rng.choice(len(codes), max_points, replace=False))
             codes, labels = codes[keep], labels[keep]
+        t0 = time.monotonic()
+        log(f"t-SNE: embedding {len(codes)} points of {p['title'].split(':')[0]}")
         xy = embed(codes, seed)
+        log(f"t-SNE: embedded in {time.monotonic() - t0:.0f}s")
         if p["task"] == "regression":
             y = labels[:, 0]
             sc = ax.scatter(xy[:, 0], xy[:, 1], c=y, cmap="coolwarm", vmin=-3, vmax=3, s=18, edgecolors="none")
@@ -208,29 +217,34 @@ def tsne(run_dirs: list[str | Path], out: str | Path, *, split: str = "test", ma
 
 def plot_run(run_dir: str | Path, out_dir: str | Path | None = None, *, compare: list[str | Path] | None = None,
              what: tuple[str, ...] = PLOTS, log=print) -> list[Path]:
-    """Every requested figure of a run into ``out_dir`` (default ``<run_dir>/plots``).
-    A seed group directory stands for its first seed's run."""
+    """Every requested figure of a run into ``out_dir`` (default ``<run_dir>/plots``), each
+    announced by ``log`` (``wrote FILE``) as soon as it is written. A seed group directory
+    stands for its first seed's run."""
     run_dir = resolve_run(run_dir, log)
     out = Path(out_dir) if out_dir else run_dir / "plots"
     written = []
     for w in what:
         if w not in PLOTS:
             raise ValueError(f"unknown plot {w!r}; expected one of {', '.join(PLOTS)}")
+    def wrote(path: Path) -> None:
+        written.append(path)
+        log(f"wrote {path}")
+
     if "curves" in what:
-        written.append(learning_curves(run_dir, out / "learning_curves.png"))
+        wrote(learning_curves(run_dir, out / "learning_curves.png"))
     if "kl" in what:
         try:
-            written.append(constraint_curves(run_dir, out / "kl_per_bottleneck.png"))
+            wrote(constraint_curves(run_dir, out / "kl_per_bottleneck.png"))
         except ValueError as e:
             log(f"skipped the KL plot: {e}")
     if "tsne" in what:
         runs = [run_dir] + [resolve_run(c, log) for c in (compare or [])]
-        written.append(tsne(runs, out / "tsne_fused.png"))
+        wrote(tsne(runs, out / "tsne_fused.png", log=log))
     if "confusion" in what:
         from .confusion import confusion_matrix_plot
 
         try:
-            written.append(confusion_matrix_plot(run_dir, out / "confusion_matrix.png"))
+            wrote(confusion_matrix_plot(run_dir, out / "confusion_matrix.png"))
         except ValueError as e:
             log(f"skipped the confusion matrix: {e}")
     return written

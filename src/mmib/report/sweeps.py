@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ..config import tomllib
-from ..metrics import headline_keys
+from ..metrics import display_name, headline_keys
 from .groups import mean_std
 from .tables import convention_caption, csv_text, render_table
 
@@ -99,7 +99,8 @@ def to_csv(res: dict[str, Any]) -> str:
     for a in res["averages"]:
         rows.append([a["label"], "average", *(fmt(a["value"]) if k == a["key"] else "average" for k in grid_keys),
                      " ".join(map(str, a["seeds"]))] + [a["test"][s][k] for k in keys for s in ("mean", "std")])
-    return csv_text(["row", "kind", *grid_keys, "seeds"] + [f"{k} {s}" for k in keys for s in ("mean", "std")], rows)
+    return csv_text(["row", "kind", *grid_keys, "seeds"] + [f"{display_name(k)} {s}" for k in keys
+                                                           for s in ("mean", "std")], rows)
 
 
 def skipped_text(res: dict[str, Any]) -> str:

@@ -47,6 +47,12 @@ def render_table(rows: Sequence[tuple[str, dict[str, Cell]]], columns: Sequence[
     return "\n".join(out) + "\n"
 
 
+def metrics_line(metrics: dict[str, Any]) -> str:
+    """The headline metrics on one line, as a table shows them: ``Acc7 35.2 | ... | Corr 0.612``
+    (progress lines: a seed's or a cell's result as soon as it is known)."""
+    return " | ".join(f"{h} {fmt_cell(k, metrics.get(k))}" for h, k in headline_keys(metrics))
+
+
 def convention_caption(family: str | None, convention: str | None) -> str:
     """``convention mib`` for sentiment (the convention decides the numbers), else ``metrics <family>``."""
     family = family or "sentiment"
@@ -97,4 +103,5 @@ def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
-__all__ = ["Cell", "baseline_rows", "confusion_text", "convention_caption", "csv_text", "fmt_cell", "fmt_value", "metrics_table", "render_table"]
+__all__ = ["Cell", "baseline_rows", "confusion_text", "convention_caption", "csv_text", "fmt_cell", "fmt_value",
+           "metrics_line", "metrics_table", "render_table"]

@@ -20,7 +20,8 @@ import torch
 from ..data.corruptions import context_for, corrupt, find, input_type, kinds, rng_for
 from ..engine import Experiment, read_summary
 from ..engine.checkpoint import atomic_write_text
-from ..metrics import headline_keys, higher_is_better
+from ..metrics import display_name, headline_keys, higher_is_better
+from ..progress import Progress
 from ..report import robustness as report
 from .stats import aggregate
 
@@ -62,28 +63,51 @@ def resolve(path: str | Path) -> list[tuple[str, list[Path]]]:
     return out
 
 
+def unique_labels(found: list[tuple[Path, tuple[str, list[Path]]]]) -> list[tuple[str, list[Path]]]:
+    """Each model's label, distinct across the paths given: a seed's run is ``group/seed-k``;
+    labels that still collide (``a/seed-0`` under two folders) take more of their path."""
+    def name(path: Path, label: str, depth: int) -> str:
+        if label != path.name:  # a sweep's cell: its row label, under the sweep's path
+            return "/".join([*path.parts[-depth:], label]) if depth else label
+        return "/".join(path.parts[-(depth + (2 if path.name.startswith("seed-") else 1)):])
+
+    depth = [0] * len(found)
+    for _ in range(max((len(p.parts) for p, _ in found), default=0)):  # lengthen only the colliding labels
+        labels = [name(p, label, d) for (p, (label, _)), d in zip(found, depth)]
+        clash = [labels.count(x) > 1 for x in labels]
+        if not any(clash):
+            break
+        depth = [d + c for d, c in zip(depth, clash)]
+    labels = [name(p, label, d) for (p, (label, _)), d in zip(found, depth)]
+    seen: dict[str, int] = {}
+    out = []
+    for label, (_, (_, runs)) in zip(labels, found):
+        seen[label] = seen.get(label, 0) + 1
+        out.append((label if seen[label] == 1 else f"{label} #{seen[label]}", runs))
+    return out
+
+
 def corrupted_results(exp: Experiment, *, modalities: Sequence[str], kinds_: Sequence[str], rates: Sequence[float],
-                 repeats: int = 1) -> list[dict[str, Any]]:
-    """One row per (modality, kind, rate, repeat) for one experiment: metrics and mean KL."""
+                      repeats: int = 1, progress: bool = False, desc: str = "robustness") -> list[dict[str, Any]]:
+    """One row per (modality, kind, rate, repeat) for one experiment: metrics and mean KL.
+    ``progress``: a bar (a terminal) or plain lines (a log) over these cells."""
     seed = exp.cfg.train.seed
     test = exp.data.test
     ctx = context_for(exp.data.train, list(exp.cfg.data.modalities), exp.get_tokenizer())
+    cells = [(m, k, r, rep) for m in modalities for k in kinds_ if find(k, input_type(test, m)) is not None
+             for r in rates for rep in range(repeats if r > 0 else 1)]
     rows = []
-    for m in modalities:
-        kind_of = input_type(test, m)
-        for k in kinds_:
-            if find(k, kind_of) is None:
-                continue
-            for r in rates:
-                for rep in range(repeats if r > 0 else 1):
-                    examples = corrupt(test, m, k, r, rng_for(seed, m, k, r, rep), ctx)
-                    if exp.text_cache is not None:
-                        examples = exp.text_cache.apply(examples, "test")
-                    torch.manual_seed(seed)
-                    p = exp.predict(examples)
-                    metrics = {**p.terms, **exp.score(p)}
-                    metrics.update({f"bottleneck_kl/{b}": float(v.mean()) for b, v in p.kl.items()})
-                    rows.append({"modality": m, "kind": k, "rate": r, "repeat": rep, "metrics": metrics})
+    bar = Progress(cells, desc=desc, unit="cell", enabled=progress)
+    for m, k, r, rep in bar:
+        examples = corrupt(test, m, k, r, rng_for(seed, m, k, r, rep), ctx)
+        if exp.text_cache is not None:
+            examples = exp.text_cache.apply(examples, "test")
+        torch.manual_seed(seed)
+        p = exp.predict(examples, progress=False)
+        bar.add_items(len(examples))
+        metrics = {**p.terms, **exp.score(p)}
+        metrics.update({f"bottleneck_kl/{b}": float(v.mean()) for b, v in p.kl.items()})
+        rows.append({"modality": m, "kind": k, "rate": r, "repeat": rep, "metrics": metrics})
     return rows
 
 
@@ -121,20 +145,23 @@ def summarise(label: str, runs: list[Path], rows_per_run: dict[str, list[dict[st
                         "auc": {key: _auc(rates, [c["mean"][key] for c in pts]) for key in keys if key in first},
                         "drop": {key: _drop(key, pts[0]["mean"][key], pts[-1]["mean"][key])
                                  for key in keys if key in first}})
-    return {"label": label, "runs": [str(r) for r in runs], "curves": curves, "summary": summary, "keys": keys}
+    return {"label": label, "runs": [str(r) for r in runs], "curves": curves, "summary": summary, "keys": keys,
+            "metric_names": {k: display_name(k) for k in keys}}
 
 
 def run_robustness(paths: Sequence[str | Path], *, modalities: Sequence[str] | None = None,
                    kinds_: Sequence[str] | None = None, rates: Sequence[float] = (0.0, 0.3, 0.6, 0.9),
-                   repeats: int = 1, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Every run of every path under every corruption; returns the JSON-ready result."""
+                   repeats: int = 1, log: Callable[[str], None] | None = None,
+                   progress: bool = False) -> dict[str, Any]:
+    """Every run of every path under every corruption; returns the JSON-ready result.
+    ``progress``: per run, a bar or plain lines over its corruption cells."""
     log = log or (lambda m: None)
     kinds_ = list(kinds_ or kinds())
     for k in kinds_:
         if k not in kinds():
             raise ValueError(f"--kinds {k}: unknown corruption kind; expected one of {', '.join(kinds())}")
     models = []
-    for label, runs in [m for path in paths for m in resolve(path)]:
+    for label, runs in unique_labels([(p, m) for path in paths for p, m in [(Path(path), m) for m in resolve(path)]]):
         per_run = {}
         for run in runs:
             exp = Experiment.load(run)
@@ -142,7 +169,8 @@ def run_robustness(paths: Sequence[str | Path], *, modalities: Sequence[str] | N
             if not mods:
                 raise ValueError(f"{run}: the model uses {exp.cfg.data.modalities}, none of {list(modalities or [])}")
             log(f"{label}: {run.name} ({len(mods)} modalities x {len(kinds_)} kinds x {len(rates)} rates)")
-            per_run[str(run)] = corrupted_results(exp, modalities=mods, kinds_=kinds_, rates=rates, repeats=repeats)
+            per_run[str(run)] = corrupted_results(exp, modalities=mods, kinds_=kinds_, rates=rates, repeats=repeats,
+                                                  progress=progress, desc=f"robustness {label}/{run.name}")
         res = summarise(label, runs, per_run)
         res["seeds"] = [read_summary(r)["seed"] for r in runs]
         res["variant"] = read_summary(runs[0])["variant"]

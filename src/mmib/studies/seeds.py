@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,7 +25,9 @@ from ..config import ExperimentConfig
 from ..engine import fit, read_summary
 from ..engine.checkpoint import atomic_write_text
 from ..models import VARIANTS, constraint_weight
+from ..progress import duration
 from ..report import groups
+from ..report.tables import metrics_line
 from .stats import aggregate, numeric
 
 GROUP_FORMAT = "mmib-seed-group-1"
@@ -132,13 +135,17 @@ def run_seeds(cfg: ExperimentConfig, seeds: list[int], *, overwrite: bool = Fals
         run = seed_dir(group, seed)
         cfg_k = config_mod.set_value(cfg, "train.seed", seed)
         if (run / "summary.json").exists():
-            log(f"[{i + 1}/{len(seeds)}] seed {seed}: finished earlier, reusing {run}")
             summaries[seed] = read_summary(run)
+            log(f"[{i + 1}/{len(seeds)}] seed {seed}: finished earlier, reusing {run}: test "
+                f"{metrics_line(summaries[seed]['test'])}")
             continue
         log(f"[{i + 1}/{len(seeds)}] seed {seed}: training in {run}")
         resume = (run / "state.pt").exists()
         params = {**(tracking or {}), "group": group.name, "seed": seed}
+        t0 = time.monotonic()
         summaries[seed] = fit(cfg_k, run_dir=run, resume=resume, log=train_log, tracking=params).summary
+        log(f"[{i + 1}/{len(seeds)}] seed {seed}: done in {duration(time.monotonic() - t0)}, epoch "
+            f"{summaries[seed]['best_epoch']} selected: test {metrics_line(summaries[seed]['test'])}")
     res = collect(group, summaries, cfg)
     write_results(group, res)
     return res

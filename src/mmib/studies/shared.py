@@ -28,6 +28,7 @@ from typing import Any
 
 from ..config import ConfigError, ExperimentConfig
 from ..metrics import higher_is_better
+from ..report.tables import metrics_line
 from .grid import describe, normalise_grid, row_label
 from .seeds import parse_seeds, run_seeds
 from .storage import describe_url, open_storage, optuna_module
@@ -104,6 +105,8 @@ def run_shared_sweep(cfg: ExperimentConfig, grid: Any, seeds: int | str | Sequen
         trial.set_user_attr("worker", worker)
         log(f"cell {c + 1}/{n} (trial {trial.number}): {describe(cell.values)}")
         res = run_seeds(cell.cfg, seed_list, overwrite=overwrite, log=lambda m: log(f"  {m}"), train_log=train_log)
+        log(f"cell {c + 1}/{n} done: {describe(cell.values)}: test mean over {len(seed_list)} seed(s) "
+            f"{metrics_line(res['test']['mean'])}")
         trial.set_user_attr("results", res)
         return float(res["valid"]["mean"][cfg.train.select_metric])
 

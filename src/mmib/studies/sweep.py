@@ -31,6 +31,7 @@ from ..config import ConfigError, ExperimentConfig
 from ..engine import check_config
 from ..engine.checkpoint import atomic_write_text
 from ..report import sweeps as report
+from ..report.tables import metrics_line
 from .grid import Grid, cell_name, describe, expand, fmt, normalise_grid, row_label
 from .seeds import GroupExistsError, base_toml, parse_seeds, run_seeds
 from .stats import aggregate
@@ -134,10 +135,15 @@ def run_sweep(cfg: ExperimentConfig, grid: Mapping[str, Sequence[Any]] | Sequenc
     atomic_write_text(sweep_dir / "sweep.json", json.dumps(res, indent=2))
     for s in skipped:
         log(f"skipped cell {describe(s['values'])}: {s['reason']}")
+    log(f"{len(cells)} cell(s) x {len(seed_list)} seed(s) {seed_list} = {len(cells) * len(seed_list)} trainings"
+        + (" (--seeds 1 for one seed per cell)" if len(seed_list) > 1 else ""))
     for i, (c, entry) in enumerate(zip(cells, res["cells"])):
         log(f"cell {i + 1}/{len(cells)}: {describe(c.values)}")
         entry["results"] = run_seeds(c.cfg, seed_list, overwrite=overwrite, log=lambda m: log(f"  {m}"),
                                      train_log=train_log, tracking={"sweep": sweep_dir.name, **c.values})
+        mean = entry["results"]["test"]["mean"]
+        log(f"cell {i + 1}/{len(cells)} done: {describe(c.values)}: test mean over {len(seed_list)} seed(s) "
+            f"{metrics_line(mean)}")
     res["averages"] = averages(res["cells"], grid, avg_keys)
     res["finished"] = True
     write_sweep(sweep_dir, res)

@@ -6,9 +6,13 @@ Study directory ``<out_dir>/<study>/``:
   trial-<n>/      trial n's run folder (with ``--seeds``: a seed group of runs)
   best.toml       the best trial's config (``mmib train -c best.toml`` retrains it)
 
-The objective is the validation value of ``metric`` (default ``train.select_metric``) at the
-trial's selected epoch, never a test metric; the best trial's test metrics are read once, at
-the end, from its summary. Pruning: each epoch's validation value is reported to the pruner
+The objective is the validation value of ``metric`` at the trial's selected epoch, never a
+test metric; the best trial's test metrics are read once, at the end, from its summary. The
+default metric (:func:`default_metric`) holds no regulariser: ``train.select_metric``, unless
+it is the total loss (beta x KL in it would make a small beta look good for no real reason),
+then ``task/fused``, the task loss of the final prediction. A metric that holds a term the
+space scales (``--metric loss`` with ``objective.beta`` searched) is warned about
+(:class:`ObjectiveWarning`); the metric and that finding are recorded in the study. Pruning: each epoch's validation value is reported to the pruner
 (the first seed's, with ``--seeds``); a pruned trial stops after that epoch, its run folder
 left resumable. The space is a TOML file (:func:`load_space`); ``configs/spaces/paper.toml``
 is the paper's random search.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +158,41 @@ def load_space(path: str | Path, cfg: ExperimentConfig) -> Space:
     return space
 
 
+TASK_METRIC = "task/fused"
+"""The default objective when ``train.select_metric`` is the total loss: the validation task
+loss of the final (fused) prediction, with no beta x KL, reconstruction or auxiliary-head term."""
+
+SCALES: dict[str, tuple[str, ...]] = {
+    "loss": ("objective.beta", "objective.recon_weight", "objective.constraint", "objective.task", "model.variant"),
+    "task/": ("objective.task",),
+    "recon/": ("objective.recon_weight",),
+}
+"""Validation quantities (a name, or a prefix ending in /) and the config keys that change their
+scale, not only the model: searched, they let a trial score better by making the term smaller.
+A constraint term (kl/..., mmd/...) changes with every objective key."""
+
+
+class ObjectiveWarning(UserWarning):
+    """The tuning objective holds a term that the search space scales."""
+
+
+def default_metric(cfg: ExperimentConfig) -> str:
+    """``train.select_metric`` unless it is the total loss; then :data:`TASK_METRIC`."""
+    return TASK_METRIC if cfg.train.select_metric == "loss" else cfg.train.select_metric
+
+
+def scaled_by(metric: str, space: Space) -> list[str]:
+    """The searched keys that scale a term of ``metric`` (empty: a fair objective)."""
+    keys: tuple[str, ...] = ()
+    for name, ks in SCALES.items():
+        if metric == name or (name.endswith("/") and metric.startswith(name)):
+            keys = ks
+    if "/" in metric and not metric.startswith(("task/", "recon/")):  # a constraint term: kl/text, ...
+        keys = ("objective.",)
+    return [p.key for p in space.params if p.key in keys or any(k.endswith(".") and p.key.startswith(k)
+                                                                for k in keys)]
+
+
 def default_storage(cfg: ExperimentConfig, study: str) -> str:
     return f"sqlite:///{(Path(cfg.out_dir) / study / 'study.db').expanduser().resolve()}"
 
@@ -174,8 +214,14 @@ def run_tune(cfg: ExperimentConfig, space: Space, trials: int, *, storage: str |
     name = study_name or cfg.name
     study_dir = Path(cfg.out_dir) / name
     storage = storage or default_storage(cfg, name)
-    metric = metric or cfg.train.select_metric
+    metric = metric or default_metric(cfg)
     direction = "maximize" if higher_is_better(metric) else "minimize"
+    unfair = scaled_by(metric, space)
+    if unfair:
+        warnings.warn(f"the objective {metric!r} on valid holds a term that the searched {', '.join(unfair)} "
+                      f"scale(s): a trial can score better by making that term small, not by predicting better "
+                      f"(beta x KL in the loss favours a small beta); use the default objective ({TASK_METRIC}) or "
+                      "a task metric such as MAE", ObjectiveWarning, stacklevel=2)
     seed = space.seed if space.seed is not None else cfg.train.seed
     sampler = optuna.samplers.RandomSampler(seed=seed) if space.sampler == "random" else \
         optuna.samplers.TPESampler(seed=seed)
@@ -185,11 +231,19 @@ def run_tune(cfg: ExperimentConfig, space: Space, trials: int, *, storage: str |
                                 direction=direction, sampler=sampler, pruner=pruner)
     if study.user_attrs.get("kind") not in (None, "tune"):
         raise ConfigError(f"--study {name!r} in {describe_url(storage)} is a {study.user_attrs['kind']}, not a tuning study")
-    for k, v in {"kind": "tune", "dir": str(study_dir), "metric": metric, "seeds": seeds or [],
-                 "space": space.source}.items():
+    if study.user_attrs.get("metric", metric) != metric:
+        raise ConfigError(f"--study {name!r} in {describe_url(storage)} scores its trials by "
+                          f"{study.user_attrs['metric']!r}, not {metric!r}: use --metric "
+                          f"{study.user_attrs['metric']} to continue it, or another --study")
+    objective_note = {"metric": metric, "split": "valid", "direction": direction,
+                      "regulariser_free": not unfair, "scaled_by_space": unfair}
+    for k, v in {"kind": "tune", "dir": str(study_dir), "metric": metric, "objective": objective_note,
+                 "seeds": seeds or [], "space": space.source}.items():
         if k not in study.user_attrs:
             study.set_user_attr(k, v)
-    log(f"study {name!r} in {describe_url(storage)}: {metric} on valid ({direction}), {trials} trials")
+    log(f"study {name!r} in {describe_url(storage)}: {metric} on valid ({direction}"
+        + (", no regulariser term" if not unfair else f", scaled by the searched {', '.join(unfair)}")
+        + f"), {trials} trials")
 
     def objective(trial: Any) -> float:
         values = {p.key: p.suggest(trial) for p in space.params}
@@ -259,5 +313,5 @@ def summarize_tune(study: Any, cfg: ExperimentConfig | None = None, *, export: b
     return out
 
 
-__all__ = ["PRUNERS", "SAMPLERS", "TYPES", "Param", "Space", "default_storage", "load_space", "run_tune",
-           "summarize_tune"]
+__all__ = ["ObjectiveWarning", "PRUNERS", "SAMPLERS", "SCALES", "TASK_METRIC", "TYPES", "Param", "Space",
+           "default_metric", "default_storage", "load_space", "run_tune", "scaled_by", "summarize_tune"]
