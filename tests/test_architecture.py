@@ -73,7 +73,7 @@ def test_no_file_over_400_lines_and_the_root_holds_only_packages():
     packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
     assert root - packages == {"__init__.py", "__main__.py", "registry.py", "progress.py", "py.typed"}
     assert packages == {"cli", "config", "data", "encoders", "engine", "fusion", "metrics", "models",
-                        "objectives", "report", "studies", "tracking", "hub", "extract", "inputs", "runtime"}
+                        "objectives", "report", "studies", "tracking", "hub", "extract", "inputs", "runtime", "serve"}
 
 
 def test_no_module_level_mutable_cache():

@@ -19,7 +19,8 @@ import warnings
 
 from ..config import ConfigError
 
-COMMAND_MODULES: list[str] = ["train", "predict", "studies", "tune", "plot", "export", "data", "extract", "model", "config"]
+COMMAND_MODULES: list[str] = ["train", "predict", "studies", "tune", "plot", "export", "data", "extract", "model", "config",
+                              "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:

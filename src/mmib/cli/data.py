@@ -53,7 +53,8 @@ def cmd_csd(args: argparse.Namespace) -> int:
         print(f"mmib data csd: error: {out} exists; use --overwrite to replace it", file=sys.stderr)
         return 2
     corpus = read_csd(labels=args.labels, words=args.words, audio=args.audio, visual=args.visual, folds=args.folds,
-                      aligned=not args.unaligned, emotions=args.emotions.split(",") if args.emotions else None)
+                      aligned=not args.unaligned, emotions=args.emotions.split(",") if args.emotions else None,
+                      allow_links=args.allow_links)
     converted.write(corpus, out)
     sizes = " / ".join(f"{s} {n}" for s, n in corpus.sizes.items())
     dims = ", ".join(f"{k} {v}" for k, v in corpus.dims.items() if not k.endswith("_mask"))
@@ -102,6 +103,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                             "(default: averaged within each word)")
     q.add_argument("--emotions", help="names of the label columns after the sentiment, comma-separated "
                                       "(MOSEI's All Labels: six emotions)")
+    q.add_argument("--allow-links", action="store_true", help="follow external links and virtual datasets into "
+                                                           "other HDF5 files (refused by default: trust every file "
+                                                           "they name first)")
     q.add_argument("-o", "--out", required=True)
     q.add_argument("--overwrite", action="store_true")
     q.set_defaults(func=cmd_csd)

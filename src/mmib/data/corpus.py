@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .conform import conform
 from .validate import SPLITS, DataError, fail
 
 
@@ -131,8 +132,9 @@ class Corpus:
         return all(self.splits[s].emotions is not None for s in SPLITS)
 
     def check(self, path: str) -> "Corpus":
-        """Cross-split consistency: all splits present and non-empty, same fields and dims,
-        one label / id per utterance. Raises DataError naming file, split and field."""
+        """Cross-split consistency (all splits present and non-empty, same fields and dims, one
+        label / id per utterance), then the value checks and repairs every format shares
+        (:func:`mmib.data.conform.conform`). Raises DataError naming file, split and field."""
         for s in SPLITS:
             if s not in self.splits:
                 raise DataError(f"{path}: split {s!r} is missing; expected train, valid and test")
@@ -177,4 +179,5 @@ class Corpus:
             for name, seq in (("raw_text", sp.raw_text), ("words", sp.words)):
                 if seq is not None and len(seq) != n:
                     raise fail(path, s, name, None, f"{n} entries (one per utterance)", len(seq))
+        conform(self, path)  # the value checks and repairs every format shares
         return self

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .budget import short
+
 SPLITS = ("train", "valid", "test")
 MAX_FEATURE = 1e8
 """Feature values beyond +-MAX_FEATURE are repaired like NaN / inf (replaced by 0 and counted):
@@ -54,8 +56,8 @@ def describe(x: Any) -> str:
     if isinstance(x, (list, tuple)):
         return f"{type(x).__name__} of length {len(x)}"
     if isinstance(x, dict):
-        return f"dict with keys {sorted(map(str, x))[:12]}"
-    return f"{type(x).__name__} {x!r}"[:120]
+        return f"dict of {len(x)} keys {short(sorted(str(k)[:40] for k in list(x)[:12]))}"
+    return f"{type(x).__name__} {short(x)}"[:120]  # never the repr of a whole (possibly huge) object
 
 
 def as_array(x: Any, path: str | Path, split: str, field: str, ndim: int | tuple[int, ...],

@@ -23,6 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..data.readers import sha256
+from ..data.readers.converted import write_error
 from . import faults
 
 CHECKSUMS = "checksums.json"
@@ -64,10 +65,8 @@ def atomic_write(path: Path, write: Callable[[str], Any], *, checksum: bool = Fa
                 os.fsync(f.fileno())
             digest = sha256(Path(tmp)) if checksum else None
             faults.point("write")
-        except OSError as e:
-            raise OSError(e.errno, f"cannot write it ({e.strerror or e})", str(path)) from None
         except Exception as e:  # noqa: BLE001 - safetensors / torch raise their own types on a full disk
-            raise OSError(None, f"cannot write it ({type(e).__name__}: {e})", str(path)) from None
+            raise write_error(e, path) from None
         if digest is not None:
             _accept(path, [digest, *_read_checksums(path.parent).get(path.name, [])[:1]])
         os.replace(tmp, path)
@@ -93,9 +92,15 @@ def _read_checksums(run_dir: Path) -> dict[str, list[str]]:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise CorruptFileError(f"{f}: not valid JSON; the checksums of the run files are lost "
                                "(delete it to use the files unverified)") from None
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in data.items()}
+    def digest(x: Any) -> bool:
+        return isinstance(x, str) and len(x) == 64
+
+    if not isinstance(data, dict) or not all(digest(v) or (isinstance(v, list) and v and all(map(digest, v)))
+                                             for v in data.values()):
+        raise CorruptFileError(f"{f}: expected an object {{file name: [sha256, ...]}}, got "
+                               f"{type(data).__name__ if not isinstance(data, dict) else 'other values'}; the "
+                               "checksums of the run files are lost (delete it to use the files unverified)")
+    return {str(k): list(v) if isinstance(v, list) else [v] for k, v in data.items()}
 
 
 def _accept(path: Path, digests: list[str] | None) -> None:
@@ -167,8 +172,11 @@ def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], str, dict[str, An
                                "is damaged")
     try:
         meta = json.loads(metadata.get("meta", "{}"))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise CorruptFileError(f"{path}: its metadata is not valid JSON; the file is damaged") from None
+    if not isinstance(meta, dict):
+        raise CorruptFileError(f"{path}: its 'meta' metadata is a JSON {type(meta).__name__}; expected an object "
+                               "(epoch, valid metrics, data); the file is damaged")
     return state, metadata["config"], meta
 
 
@@ -180,11 +188,47 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
         old = _read_checksums(path.parent).get(path.name)
         _accept(prev, old or [sha256(path)])  # the digest of what becomes state.prev.pt
         os.replace(path, prev)
-    atomic_write(path, lambda tmp: torch.save(state, tmp), checksum=True)
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # through a Python file: a full disk is an OSError with its errno
+            torch.save(state, f)
+
+    atomic_write(path, write, checksum=True)
 
 
-def load_state(path: Path) -> dict[str, Any]:
-    """The resume state; a CorruptFileError naming the file when it is damaged."""
+# key -> (accepted types, what it must be)
+_STATE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "model": ((dict,), "the model's weights"), "optimizer": ((dict,), "the optimizer's state"),
+    "epoch": ((int,), "the number of finished epochs"), "rng": ((dict,), "the random generators' states"),
+    "best_score": ((int, float, type(None)), "the best validation score"),
+    "best_epoch": ((int,), "the epoch of the selected weights"),
+}
+
+
+def check_state(state: Any, path: Path, epochs: int | None = None) -> dict[str, Any]:
+    """A resume state checked by meaning (its checksum only says mmib wrote it): the keys
+    resuming needs, of the right types, epochs within [0, ``epochs``] and the selected epoch
+    within [0, epoch]. A CorruptFileError naming the file and the key otherwise."""
+    if not isinstance(state, dict):
+        raise CorruptFileError(f"{path}: not an mmib resume state (a {type(state).__name__}, not a dict)")
+    for key, (types, what) in _STATE_KEYS.items():
+        if key not in state:
+            raise CorruptFileError(f"{path}: the resume state has no {key!r} ({what}); the file is damaged")
+        if not isinstance(state[key], types) or isinstance(state[key], bool):
+            raise CorruptFileError(f"{path}: {key!r} in the resume state is a {type(state[key]).__name__}; "
+                                   f"expected {what}; the file is damaged")
+    epoch, best = state["epoch"], state["best_epoch"]
+    top = "" if epochs is None else f", {epochs}"
+    if epoch < 0 or (epochs is not None and epoch > epochs):
+        raise CorruptFileError(f"{path}: the resume state says {epoch} epochs are done; expected a number in "
+                               f"[0{top or ', ...'}] (train.epochs = {epochs}); the file is damaged")
+    if not 0 <= best <= epoch:
+        raise CorruptFileError(f"{path}: the resume state selects epoch {best} of {epoch} done; the file is damaged")
+    return state
+
+
+def load_state(path: Path, epochs: int | None = None) -> dict[str, Any]:
+    """The resume state, checked by :func:`check_state`; a CorruptFileError naming the file
+    when it is damaged."""
     path = Path(path)
     verify(path)
     try:
@@ -192,9 +236,7 @@ def load_state(path: Path) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - empty (EOFError), hostile (UnpicklingError), truncated (RuntimeError)
         raise CorruptFileError(f"{path}: unreadable resume state ({type(e).__name__}: {str(e).splitlines()[0][:160]})") \
             from None
-    if not isinstance(state, dict) or not {"model", "optimizer", "epoch"} <= set(state):
-        raise CorruptFileError(f"{path}: not an mmib resume state")
-    return state
+    return check_state(state, path, epochs)
 
 
 def remove_state(run_dir: Path) -> None:
@@ -205,5 +247,5 @@ def remove_state(run_dir: Path) -> None:
         _accept(f, None)
 
 
-__all__ = ["CHECKSUMS", "CorruptFileError", "DamagedFileWarning", "atomic_write", "atomic_write_text", "load_state", "read_weights",
+__all__ = ["CHECKSUMS", "CorruptFileError", "DamagedFileWarning", "atomic_write", "check_state", "atomic_write_text", "load_state", "read_weights",
            "record", "remove_state", "save_state", "save_weights", "sha256", "verify"]

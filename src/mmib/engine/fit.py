@@ -141,7 +141,7 @@ def fit(cfg: ExperimentConfig, *, run_dir: Path | None = None, resume: bool = Fa
             return _train(Experiment.build(cfg), target, False, log, on_epoch=on_epoch, tracking=tracking)
 
 
-def _load_resume_state(run_dir: Path, log: Log) -> dict[str, Any] | None:
+def _load_resume_state(run_dir: Path, log: Log, epochs: int | None = None) -> dict[str, Any] | None:
     """The newest resume state that verifies (state.pt, else state.prev.pt), or None if neither exists."""
     errors = []
     for name in ("state.pt", "state.prev.pt"):
@@ -149,7 +149,7 @@ def _load_resume_state(run_dir: Path, log: Log) -> dict[str, Any] | None:
         if not path.exists():
             continue
         try:
-            st = load_state(path)
+            st = load_state(path, epochs)
         except CorruptFileError as e:
             errors.append(str(e))
             continue
@@ -200,7 +200,7 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
             log(line)
     done, best_score, best_epoch = 0, None, 0
     state_path = run_dir / "state.pt"
-    st = _load_resume_state(run_dir, log) if resume else None
+    st = _load_resume_state(run_dir, log, c.epochs) if resume else None
     if resume:
         try:
             verify(run_dir / "best.safetensors")

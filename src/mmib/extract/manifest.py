@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.budget import clip as cut, short
 from ..data.validate import SPLITS, DataError
 from .registry import Clip
 
@@ -64,25 +65,34 @@ class Manifest:
 def _records(path: Path, required: tuple[str, ...] = REQUIRED) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: manifest not found")
-    if path.suffix.lower() in (".jsonl", ".json"):
-        out = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{n}: not valid JSON ({e.msg}); expected one JSON object per line") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
-            out.append((n, rec))
-        keys = set().union(*(r.keys() for _, r in out)) if out else set()
-    else:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            keys = set(reader.fieldnames or [])
-            out = [(n + 2, {k.strip(): v for k, v in r.items() if k is not None}) for n, r in enumerate(reader)]
-        keys = {k.strip() for k in keys}
+    try:
+        if path.suffix.lower() in (".jsonl", ".json"):
+            out = []
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{path}:{n}: not valid JSON ({e.msg}); expected one JSON object per line") \
+                        from None
+                except (ValueError, RecursionError) as e:  # a 5000-digit number, arrays nested 1000 deep
+                    raise DataError(f"{path}:{n}: refused this JSON ({type(e).__name__}: {cut(str(e))}); "
+                                    "expected one JSON object per line") from None
+                if not isinstance(rec, dict):
+                    raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
+                out.append((n, rec))
+            keys = set().union(*(r.keys() for _, r in out)) if out else set()
+        else:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                keys = set(reader.fieldnames or [])
+                out = [(n + 2, {k.strip(): v for k, v in r.items() if isinstance(k, str)}) for n, r in enumerate(reader)]
+            keys = {k.strip() for k in keys}
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}); save the manifest as UTF-8") from None
+    except csv.Error as e:
+        raise DataError(f"{path}: not a readable CSV file ({cut(str(e))})") from None
     missing = [c for c in required if c not in keys]
     if missing:
         raise DataError(f"{path}: column {missing[0]!r} is missing; a manifest needs the columns "
@@ -97,10 +107,10 @@ def _seconds(value: Any, name: str) -> float | None:
         return None
     try:
         x = float(value)
-    except ValueError:
-        raise ValueError(f"{name} {value!r} is not a number of seconds") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} {short(value)} is not a number of seconds") from None
     if not math.isfinite(x) or x < 0:
-        raise ValueError(f"{name} {value!r}: expected seconds >= 0")
+        raise ValueError(f"{name} {short(value)}: expected seconds >= 0")
     return x
 
 
@@ -113,9 +123,9 @@ def _words(value: Any) -> list[tuple[str, float, float]] | None:
         try:
             w, a, b = parts[0], float(parts[1]), float(parts[2])
         except (IndexError, ValueError):
-            raise ValueError(f"words: {item!r} is not word:start:end") from None
+            raise ValueError(f"words: {short(item)} is not word:start:end") from None
         if not w or not b > a >= 0:
-            raise ValueError(f"words: {item!r}: expected a word and 0 <= start < end")
+            raise ValueError(f"words: {short(item)}: expected a word and 0 <= start < end")
         out.append((w, a, b))
     return out
 
@@ -187,15 +197,16 @@ def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labe
     seen: set[str] = set()
     names_seen: set[str] = set()
     for n, r in records:
-        uid = str(r.get("id") or "").strip()
+        uid = ""
         try:
+            uid = r["id"].strip() if isinstance(r.get("id"), str) else str(r.get("id") or "").strip()
             if not uid:
                 raise ValueError("empty id")
             if uid in seen:
-                raise ValueError(f"duplicate id {uid!r} (ids must be unique)")
+                raise ValueError(f"duplicate id {short(uid)} (ids must be unique)")
             split = str(r.get("split") or "").strip()
             if split not in SPLITS:
-                raise ValueError(f"split {split!r}: expected one of {', '.join(SPLITS)}")
+                raise ValueError(f"split {short(split)}: expected one of {', '.join(SPLITS)}")
             text = " ".join(str(r.get("text") or "").split())
             raw = r.get("label")
             if not labeled and not str(raw or "").strip():
@@ -204,15 +215,15 @@ def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labe
                 try:
                     label = float(raw)
                 except (TypeError, ValueError):
-                    raise ValueError(f"label {raw!r} is not a number (a sentiment score)") from None
+                    raise ValueError(f"label {short(raw)} is not a number (a sentiment score)") from None
                 if not math.isfinite(label) or abs(label) > label_range:
-                    raise ValueError(f"label {raw!r} is outside [-{label_range:g}, {label_range:g}] "
+                    raise ValueError(f"label {short(raw)} is outside [-{label_range:g}, {label_range:g}] "
                                      "(--label-range)")
             else:
                 label = sorted({x.strip() for x in str(raw or "").split(";") if x.strip()})
                 unknown = [x for x in label if emotions is not None and x not in emotions]
                 if unknown:
-                    raise ValueError(f"label: unknown emotion {unknown[0]!r}; expected names from "
+                    raise ValueError(f"label: unknown emotion {short(unknown[0])}; expected names from "
                                      f"{', '.join(emotions or [])} separated by ';'")
             start, end = _seconds(r.get("start"), "start"), _seconds(r.get("end"), "end")
             if start is not None and end is not None and end <= start:
@@ -226,8 +237,9 @@ def check_records(records: list[tuple[int, dict[str, Any]]], path: Path, *, labe
             media_path = _inside(base, media, "media", allow_outside)
             opt = {k: _inside(base, str(r[k]).strip(), k, allow_outside) for k in ("video", "openface")
                    if str(r.get(k) or "").strip()}
-        except ValueError as e:
-            bad.append(BadRow(n, uid, str(e)))
+        except (ValueError, TypeError, RecursionError) as e:  # a value of the wrong kind in a JSON row
+            bad.append(BadRow(n, cut(uid, 60), str(e) if isinstance(e, ValueError)
+                              else f"a value of the wrong kind ({type(e).__name__})"))
             continue
         seen.add(uid)
         if labels == "emotions" and label is not None:

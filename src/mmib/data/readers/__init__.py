@@ -90,7 +90,9 @@ def load_corpus(path: str | Path, fmt: str = "auto", *, fields: set[str] | None 
     if not path.is_file():
         raise FileNotFoundError(f"{path}: data file not found" + (" (it is a directory)" if path.is_dir() else ""))
     stat = path.stat()
-    if converted.is_converted(path):
+    if converted.looks_like_safetensors(path):  # a damaged header is reported as such, not as a pickle
+        if not converted.is_converted(path):
+            converted.read(path)  # raises the DataError that says what is wrong with it
         if fmt not in ("auto", "converted"):
             raise DataError(f"{path}: a file written by `mmib data convert`, but data.format = {fmt!r}; "
                             "use auto or converted")

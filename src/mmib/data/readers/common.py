@@ -16,6 +16,12 @@ IEMOCAP_EMOTIONS = ["neutral", "happy", "sad", "angry"]
 SPLIT_ALIASES = {"train": ("train",), "valid": ("valid", "dev", "val"), "test": ("test",)}
 
 
+def keys_of(d: dict) -> str:
+    """A dict's keys for an error message: sorted as text, at most 12, each cut short."""
+    keys = sorted(str(k)[:40] for k in list(d)[:200])
+    return str(keys[:12])[:-1] + (f", ... {len(d)} in all]" if len(d) > 12 else "]")
+
+
 def get_splits(obj: Any, path: Path) -> dict[str, Any]:
     """The train / valid / test entries of a top-level dict (``dev`` counts as valid)."""
     if not isinstance(obj, dict):
@@ -26,7 +32,7 @@ def get_splits(obj: Any, path: Path) -> dict[str, Any]:
         found = [n for n in names if n in obj]
         if not found:
             raise DataError(f"{path}: split {split!r} is missing (looked for {' or '.join(names)}); "
-                            f"the file has keys {sorted(map(str, obj))}")
+                            f"the file has keys {keys_of(obj)}")
         out[split] = obj[found[0]]
     return out
 

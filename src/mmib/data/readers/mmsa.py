@@ -23,7 +23,7 @@ import numpy as np
 from .registry import READERS, ReaderSpec
 from ..corpus import Corpus, CorpusSplit, Ragged
 from ..validate import RepairLog, as_array, check_count, describe, fail
-from .common import (MOSEI_EMOTIONS, check_lengths, emotions_from_intensity, float_ragged, get_splits,
+from .common import (keys_of, MOSEI_EMOTIONS, check_lengths, emotions_from_intensity, float_ragged, get_splits,
                      right_padded_lengths, sentiment_from, strings)
 
 MODALITIES = {"audio": "audio", "vision": "visual"}
@@ -80,7 +80,7 @@ def read(obj: Any, path: Path) -> Corpus:
             raise fail(path, split, None, None, "a dict of arrays (MMSA format)", describe(d))
         if "regression_labels" not in d:
             raise fail(path, split, "regression_labels", None, "(N,) sentiment labels",
-                       f"no such key (keys: {sorted(d)})")
+                       f"no such key (keys: {keys_of(d)})")
         y = as_array(d["regression_labels"], path, split, "regression_labels", (1, 2), "(N,) sentiment scores")
         if y.ndim == 2 and y.shape[1] != 1:
             raise fail(path, split, "regression_labels", None, "(N,) or (N, 1) sentiment scores", describe(y))
@@ -107,7 +107,7 @@ def read(obj: Any, path: Path) -> Corpus:
             fields[name] = float_ragged(x, lengths, None, repairs, split, name)
         if not fields:
             raise fail(path, split, None, None, "at least one of text_bert, text, audio, vision",
-                       f"keys {sorted(d)}")
+                       f"keys {keys_of(d)}")
         emotions = None
         if "emotion_labels" in d:
             e = as_array(d["emotion_labels"], path, split, "emotion_labels", 2, "(N, 6) emotion intensities")

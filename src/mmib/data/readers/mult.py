@@ -22,7 +22,7 @@ import numpy as np
 from .registry import READERS, ReaderSpec
 from ..corpus import Corpus, CorpusSplit, Ragged
 from ..validate import RepairLog, as_array, check_count, describe, fail
-from .common import (IEMOCAP_EMOTIONS, MOSEI_EMOTIONS, emotions_from_intensity, emotions_from_onehot,
+from .common import (keys_of, IEMOCAP_EMOTIONS, MOSEI_EMOTIONS, emotions_from_intensity, emotions_from_onehot,
                      float_ragged, get_splits, nonzero_span, sentiment_from, strings)
 
 FIELDS = {"text": "text_vectors", "audio": "audio", "vision": "visual"}
@@ -60,7 +60,7 @@ def read(obj: Any, path: Path) -> Corpus:
                        "Transformer format)", describe(d))
         present = [k for k in FIELDS if k in d]
         if not present:
-            raise fail(path, split, None, None, "at least one of text, audio, vision", f"keys {sorted(d)}")
+            raise fail(path, split, None, None, "at least one of text, audio, vision", f"keys {keys_of(d)}")
         first = as_array(d[present[0]], path, split, present[0], 3, "(N, T, D) features")
         n = len(first)
         fields: dict[str, Ragged] = {}
