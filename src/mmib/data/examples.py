@@ -14,7 +14,9 @@ Text, by what is given:
                      scheme, :func:`~mmib.data.align.align_words`); without a tokenizer:
                      deterministic pseudo word vectors (:func:`~mmib.data.align.word_vectors`).
 Audio / visual (T, D): the first ``max_len`` steps (``truncation = "head"``) or the means of
-``max_len`` equal windows over the whole utterance (``"pool"``).
+``max_len`` equal windows over the whole utterance (``"pool"``); ``"auto"`` is what the data
+file recommends (:func:`resolve_truncation`; ``mmib extract`` files without word alignment
+recommend pool), head when it says nothing.
 
 Per-frame masks (``masks[m]``: (T,) 1 = valid frame, 0 = masked, e.g. no face found) follow
 their modality: ``head`` cuts them too, ``pool`` averages only the valid frames of a window and
@@ -32,6 +34,36 @@ from .align import align_words, word_vectors
 from .types import Example
 
 
+def resolve_truncation(mode: str, recommended: str | None = None) -> str:
+    """``data.truncation`` as applied: head or pool as set; auto: the data file's recommendation
+    (``recommended``, from its extraction record) when it makes one, else head."""
+    if mode != "auto":
+        return mode
+    return recommended if recommended in ("head", "pool") else "head"
+
+
+def shortening_notes(info: dict[str, Any]) -> list[str]:
+    """What training does to audio / visual sequences longer than ``max_len`` (from a dataset's
+    info: ``utterances_shortened``, ``truncation``), one line per modality that has any: a
+    warning when ``head`` drops frames, a note when ``pool`` averages them."""
+    out = []
+    total = sum((info.get("sizes") or {}).values()) or None
+    for m in ("audio", "visual"):
+        n = (info.get("utterances_shortened") or {}).get(m, 0)
+        if not n:
+            continue
+        of, L = f"{n}{f' of {total}' if total else ''} {m} sequences", info.get("max_len")
+        if info.get("truncation") == "pool":
+            out.append(f"note: data: {of} are longer than data.max_len = {L}: each is averaged over {L} "
+                       f"windows covering the whole utterance (data.truncation = pool, from the "
+                       f"{info.get('truncation_from', 'config')})")
+        else:
+            out.append(f"warning: data: {of} are longer than data.max_len = {L}: only their first {L} steps "
+                       "are used, the rest is cut (data.truncation = head); set data.truncation = 'pool' to "
+                       "average over the whole utterance, or raise data.max_len")
+    return out
+
+
 def shorten(x: np.ndarray, max_len: int, mode: str) -> np.ndarray:
     """(T, D) -> at most (max_len, D): the first steps (head) or window means (pool)."""
     return shorten_masked(x, None, max_len, mode)[0]
@@ -43,6 +75,8 @@ def shorten_masked(x: np.ndarray, mask: np.ndarray | None, max_len: int,
     frames of each window (a window without one is all zeros and masked); ``head`` cuts both."""
     if len(x) <= max_len:
         return x, mask
+    if mode not in ("head", "pool"):
+        raise ValueError(f"truncation {mode!r}: expected head or pool (resolve auto first: resolve_truncation)")
     if mode == "head":
         return x[:max_len], None if mask is None else mask[:max_len]
     edges = np.linspace(0, len(x), max_len + 1).round().astype(np.int64)  # every window >= 1 step
@@ -79,6 +113,7 @@ def make_example(uid: str, label: np.ndarray, *, features: dict[str, np.ndarray]
     most one of ``token_ids``, ``text_vectors`` and ``words`` for the text (none: no text
     modality). ``truncated``, if given, counts per modality the utterances that were cut.
     ``masks``: per-frame validity (T,) of some of the features (1 = valid), see the module."""
+    truncation = resolve_truncation(truncation)  # auto without a file's recommendation: head
     inputs: dict[str, np.ndarray] = {}
     rows = dict(features)
     frame_masks = {m: np.asarray(v).astype(bool) for m, v in (masks or {}).items() if m in rows}
@@ -120,4 +155,4 @@ def make_example(uid: str, label: np.ndarray, *, features: dict[str, np.ndarray]
     return Example(uid, inputs, np.asarray(label, dtype=np.float32), shown)
 
 
-__all__ = ["make_example", "shorten", "shorten_ids", "shorten_masked", "tokenize"]
+__all__ = ["make_example", "resolve_truncation", "shortening_notes", "shorten", "shorten_ids", "shorten_masked", "tokenize"]

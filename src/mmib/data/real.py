@@ -14,13 +14,14 @@ GloVe vectors. Feature dims always come from the data. Shortening to ``data.max_
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from ..config import DataConfig
 from .corpus import Corpus, CorpusSplit
-from .examples import make_example
+from .examples import make_example, resolve_truncation
 from .readers import load_corpus
 from .types import DatasetSplits, Example
 from .validate import SPLITS, DataError, RepairLog, fail
@@ -146,6 +147,9 @@ def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
     if mode == "ids":
         for s in SPLITS:
             _check_vocab(corpus.splits[s], tokenizer, path, s)
+    recommended = (corpus.extraction or {}).get("truncation")
+    truncation_from = "config" if cfg.truncation != "auto" else "data file" if recommended else "default"
+    cfg = dataclasses.replace(cfg, truncation=resolve_truncation(cfg.truncation, recommended))
     truncated = {m: 0 for m in cfg.modalities}
     splits = {s: _examples(corpus, s, cfg, tokenizer, mode, kind, truncated) for s in SPLITS}
     dims = {m: corpus.splits["train"].fields[m].dim for m in ("audio", "visual") if m in cfg.modalities}
@@ -165,6 +169,7 @@ def build(cfg: DataConfig, tokenizer: Any, spec) -> DatasetSplits:
         "lengths": corpus.notes,
         "max_len": cfg.max_len,
         "truncation": cfg.truncation,
+        "truncation_from": truncation_from,
         "utterances_shortened": truncated,
         "frame_masks": {m: masked_fraction(corpus, m) for m in dims if f"{m}_mask" in corpus.splits["train"].fields},
         "repairs": repairs.totals(),

@@ -142,6 +142,8 @@ class Experiment:
             cfg = config_mod.apply_overrides(config_mod.loads(toml), overrides or [])
         except config_mod.ConfigError as e:
             raise config_mod.ConfigError(f"{ckpt}: saved config: {e}") from None
+        if cfg.data.truncation == "auto":  # as the run applied it (a data file's recommendation)
+            cfg.data.truncation = meta.get("data", {}).get("truncation", "head")
         text_dir = ckpt.parent / "text_encoder"
         text_source = str(text_dir) if text_dir.exists() else None
         data = None

@@ -21,6 +21,7 @@ import torch
 
 from .. import config as config_mod
 from ..data.corruptions import augment, context_for
+from ..data.examples import shortening_notes
 from ..config import ExperimentConfig
 from ..metrics import higher_is_better
 from ..tracking import RunInfo, Trackers, flat_params
@@ -194,6 +195,9 @@ def _train(exp: Experiment, run_dir: Path, resume: bool, log: Log, allow_world_s
     scaler = grad_scaler(exp.device, exp.amp)
     toml = cfg.to_toml()
     data_info = exp.data_info()
+    if main:
+        for line in shortening_notes(data_info):  # loud when frames are cut, not only in data.json
+            log(line)
     done, best_score, best_epoch = 0, None, 0
     state_path = run_dir / "state.pt"
     st = _load_resume_state(run_dir, log, c.epochs) if resume else None

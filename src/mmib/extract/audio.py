@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from .media import read_audio
 from .registry import EXTRACTORS, Clip, ClipError, ExtractorSpec, Stream
 
 N_MFCC = 20
@@ -19,7 +18,7 @@ LIBROSA_NAMES = ("f0_hz", "voiced", "voiced_prob", "rms", "log_rms", "zcr", "spe
 
 
 def _signal(clip: Clip, sr: int) -> np.ndarray:
-    y = read_audio(clip.media, sr, clip.start, clip.end)
+    y = clip.audio(sr)  # decoded once per clip for every audio reader
     if not np.isfinite(y).all():
         raise ClipError(f"{clip.media}: the audio holds NaN or inf samples")
     return y

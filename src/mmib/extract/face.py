@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import media
+from . import _faces, media
 from .registry import EXTRACTORS, Clip, ClipError, ExtractorSpec, Stream
 
 SETTINGS: dict[str, Any] = {
@@ -87,8 +87,8 @@ def _detect(gray: np.ndarray, prev: np.ndarray | None, s: dict[str, Any]) -> tup
     import cv2
 
     h, w = gray.shape
-    k = min(1.0, s["detect_width"] / w)
-    small = cv2.resize(gray, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA) if k < 1 else gray
+    k = _faces.downscale_factor(w, s["detect_width"])
+    small = _faces.rescale(gray, k)
     if s["equalize"]:
         small = cv2.equalizeHist(small)
     side = max(12, int(s["min_face"] * min(small.shape)))
@@ -105,15 +105,9 @@ def _detect(gray: np.ndarray, prev: np.ndarray | None, s: dict[str, Any]) -> tup
             boxes, flag = mirrored, -1.0
     if len(boxes) == 0:
         return None, 0.0
-    boxes = np.asarray(boxes, dtype=np.float64) / k
-    if prev is not None:  # tracking: the detection whose centre is nearest the last box's
-        centre = prev[:2] + prev[2:] / 2
-        dist = np.linalg.norm(boxes[:, :2] + boxes[:, 2:] / 2 - centre, axis=1)
-        box = boxes[int(np.argmin(dist))]
-        if dist.min() < prev[2]:  # the same face: smooth the box against jitter
-            box = s["smooth"] * box + (1 - s["smooth"]) * prev
-    else:
-        box = boxes[int(np.argmax(boxes[:, 2] * boxes[:, 3]))]
+    box, dist = _faces.pick(np.asarray(boxes, dtype=np.float64) / k, prev)  # nearest the last, else largest
+    if prev is not None and dist < prev[2]:  # the same face: smooth the box against jitter
+        box = s["smooth"] * box + (1 - s["smooth"]) * prev
     return box, flag
 
 
@@ -226,6 +220,8 @@ def extract(clip: Clip, settings: dict[str, Any]) -> Stream:
     rows, times, mask = [], [], []
     prev_box, prev_gray = None, None
     for t, gray in media.read_frames(clip.video, float(s["fps"]), clip.start, clip.end, gray=True):
+        if len(times) % 25 == 0:
+            clip.tick(t)
         box, flag = _detect(gray, prev_box, s)
         if box is None:
             rows.append(np.zeros(len(FEATURES)))

@@ -86,11 +86,40 @@ def _decode_audio(path: Path, sample_rate: int, start: float | None, end: float 
     return y
 
 
+# planar YUV layouts whose first plane is the luma (Y) picture: a grey frame without a conversion
+_LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
+# limited-range (MPEG) luma 16..235 -> full-range grey 0..255, as FFmpeg's own conversion rounds it
+_EXPAND = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+
+
+def _gray(frame) -> np.ndarray:
+    """The frame's grey picture: its luma plane read in place when it has one (no colour
+    conversion; limited-range luma expanded to 0..255 by a lookup), else FFmpeg's conversion."""
+    name = frame.format.name
+    if name not in _LUMA_FIRST:
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
+    full = name.startswith("yuvj") or name == "gray" or frame.color_range == 2  # 2: JPEG (full) range
+    return np.ascontiguousarray(y) if full else _EXPAND[y]
+
+
+def has_video(path: Path) -> bool:
+    """Whether the file has a video track with moving pictures (an audio file's cover art,
+    a single attached picture, does not count)."""
+    with _open(path) as c:
+        for s in c.streams.video:
+            if not (getattr(s, "disposition", 0) & 0x400):  # AV_DISPOSITION_ATTACHED_PIC
+                return True
+    return False
+
+
 def read_frames(path: Path, fps: float, start: float | None = None, end: float | None = None,
                 gray: bool = True) -> Iterator[tuple[float, np.ndarray]]:
     """(time from the clip's start in s, frame) at ``fps``: for each output time the latest
     decoded frame at or before it (a constant-rate resampling of a variable-rate video).
-    Frames are uint8 (H, W) grey, or (H, W, 3) BGR with ``gray=False``."""
+    Frames are uint8 (H, W) grey, or (H, W, 3) BGR with ``gray=False``. Frames are decoded
+    and yielded one at a time: a long clip is streamed, never held in memory whole."""
     with _open(path) as c:
         if not c.streams.video:
             raise ClipError(f"{path}: no video track")
@@ -111,7 +140,7 @@ def read_frames(path: Path, fps: float, start: float | None = None, end: float |
                 while last is not None and nxt < t - 1e-9:
                     yield nxt, last
                     nxt += step
-                last, last_t = frame.to_ndarray(format=fmt), t
+                last, last_t = (_gray(frame) if gray else frame.to_ndarray(format=fmt)), t
         except Exception as e:  # noqa: BLE001 - FFmpeg's decoding errors
             raise ClipError(f"{path}: the video track cannot be decoded ({type(e).__name__}: {e})") from None
         stop = last_t + 1.0 / rate
@@ -121,4 +150,4 @@ def read_frames(path: Path, fps: float, start: float | None = None, end: float |
             yield nxt, last
             nxt += step
 
-__all__ = ["duration", "read_audio", "read_frames"]
+__all__ = ["duration", "has_video", "read_audio", "read_frames"]

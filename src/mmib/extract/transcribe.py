@@ -310,9 +310,7 @@ def provenance(row: Any) -> dict[str, Any]:
 
 def decoded_audio(clip: Clip) -> np.ndarray:
     """The clip's sound at 16 kHz mono, as the audio extractors decode it (one decode per clip)."""
-    from .media import read_audio
-
-    return read_audio(clip.media, SAMPLE_RATE, clip.start, clip.end)
+    return clip.audio(SAMPLE_RATE)  # kept on the clip: its audio extractor reuses it
 
 
 

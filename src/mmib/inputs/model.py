@@ -60,6 +60,10 @@ class ModelInputs:
     _tokenizer: Any = field(default=None, repr=False)
     _tokenizer_loaded: bool = field(default=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.cfg.data.truncation == "auto":  # as training applied it (the data file's recommendation)
+            self.cfg.data.truncation = str(self.data.get("truncation", "head"))
+
     # ------------------------------------------------------------------ what the model reads
 
     @property
