@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -23,6 +22,8 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from machine import describe  # noqa: E402 - benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = [["--help"], ["train", "--help"], ["--version"]]
@@ -33,13 +34,7 @@ PROBE = ("import sys, runpy; sys.argv = ['mmib'] + sys.argv[1:]\n"
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "load_avg": os.getloadavg()}
+    return describe()
 
 
 def one(src: str, argv: list[str]) -> tuple[float, float, bool]:

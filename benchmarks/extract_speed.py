@@ -27,7 +27,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from machine import describe  # noqa: E402 - benchmarks/machine.py, beside this script
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(var, "1")  # one core per process: "per core" means it
@@ -58,18 +59,7 @@ SENTENCES = ["the weather was lovely and we walked along the river for hours",
 
 
 def machine() -> dict:
-    cpu, flags = platform.processor(), []
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = [f for f in line.split(":", 1)[1].split() if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16")]
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "isa": flags, "python": platform.python_version(),
-            "load_avg": os.getloadavg(), "nice": os.nice(0)}  # run under nice -n -10 on a shared machine
+    return {**describe(), "nice": os.nice(0)}  # run under nice -n -10 on a shared machine
 
 
 def speech(text: str, seconds: float, seed: int) -> tuple[np.ndarray, str]:

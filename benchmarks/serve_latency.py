@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -33,24 +32,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from machine import describe  # noqa: E402 - benchmarks/machine.py, beside this script
 from serve_model import Server, clip_corpus  # noqa: E402
 
 
 def machine() -> dict:
     import torch
 
-    cpu, flags = platform.processor(), []
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = [f for f in line.split(":", 1)[1].split() if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16")]
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "isa": flags, "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "load_avg_start": os.getloadavg()}
+    return {**describe(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "load_avg_start": os.getloadavg()}
 
 
 def train_model(folder: Path) -> Path:
