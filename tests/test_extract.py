@@ -146,10 +146,13 @@ def test_bad_rows_and_clips_are_reported_with_row_and_reason_and_strict_stops(cl
     folder, rows = clips
     write_clip(folder / "silent.mp4", frames=face_frames(10, size=(64, 64), face=False))
     (folder / "garbage.mp4").write_bytes(np.random.default_rng(0).bytes(4000))
+    whole = write_clip(folder / "whole.mp4", audio=voiced(150, 1.0), frames=face_frames(25, size=(64, 64)))
+    (folder / "cut.mp4").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # a download cut short
     bad = [
         {"id": "missing", "media": "nope.wav", "text": "x", "split": "train", "label": "0"},
         {"id": "noaudio", "media": "silent.mp4", "text": "x", "split": "train", "label": "0"},
         {"id": "garbage", "media": "garbage.mp4", "text": "x", "split": "valid", "label": "0"},
+        {"id": "cut", "media": "cut.mp4", "text": "x", "split": "valid", "label": "0"},
         {"id": "split", "media": "train_110.wav", "text": "x", "split": "dev", "label": "0"},
         {"id": "range", "media": "train_110.wav", "text": "x", "split": "test", "label": "4.5"},
         {"id": "notext", "media": "train_110.wav", "text": "", "split": "test", "label": "1"},
@@ -159,7 +162,7 @@ def test_bad_rows_and_clips_are_reported_with_row_and_reason_and_strict_stops(cl
     assert main(["extract", str(man), "-o", str(out), "--workers", "1", "-q", "--asr", "none"]) == 0
     err = capsys.readouterr().err
     expect = {"missing": "file not found", "noaudio": "no audio track", "garbage": "not a readable",
-              "split": "split 'dev': expected one of train, valid, test", "range": "outside [-3, 3]",
+              "cut": "not a readable", "split": "split 'dev': expected one of train, valid, test", "range": "outside [-3, 3]",
               "notext": "no transcript (column 'text' is empty) and --asr none"}
     for k, (uid, why) in enumerate(expect.items()):
         line = next(x for x in err.splitlines() if f": {uid}: " in x)
@@ -168,7 +171,7 @@ def test_bad_rows_and_clips_are_reported_with_row_and_reason_and_strict_stops(cl
     assert [r["id"] for r in report] == list(expect)
     assert converted.read(out).sizes == {"train": 4, "valid": 2, "test": 2}
     assert main(["extract", str(man), "-o", str(tmp_path / "s.safetensors"), "--strict", "-q", "--asr", "none"]) == 1
-    assert f"bad.csv:{len(rows) + 5}: split: split 'dev'" in capsys.readouterr().err
+    assert f"bad.csv:{len(rows) + 6}: split: split 'dev'" in capsys.readouterr().err
     assert not (tmp_path / "s.safetensors").exists()
 
 
