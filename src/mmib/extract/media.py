@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .registry import ClipError
+from .errors import ClipError
 
 
 def _open(path: Path):

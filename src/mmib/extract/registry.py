@@ -17,13 +17,9 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from ..registry import Registry
+from .errors import ClipError
 
 Modality = Literal["audio", "visual"]
-
-
-class ClipError(ValueError):
-    """A clip that cannot be used (unreadable file, no audio track, no face in any frame, ...):
-    the message is the reason, reported with the manifest row; the other clips go on."""
 
 
 @dataclass
