@@ -92,14 +92,16 @@ def test_a_five_minute_clip_keeps_memory_bounded_and_every_frame(tmp_path):
     for s in ("valid", "test"):
         write_clip(d / f"{s}.wav", audio=voiced(150, 1.0))
     man = manifest(d, ["long,long.mp4,a long story,1,train", "v,valid.wav,short,0,valid", "t,test.wav,short,0,test"])
-    code = ("import resource, sys\nfrom mmib.cli import main\nrc = main(sys.argv[1:])\n"
-            "print('peak_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)")
+    # VmHWM is this process image's own peak (ru_maxrss would carry the forking parent's, pytest's)
+    code = ("import sys\nfrom pathlib import Path\nfrom mmib.cli import main\nrc = main(sys.argv[1:])\n"
+            "hwm = [ln for ln in Path('/proc/self/status').read_text().splitlines() if ln.startswith('VmHWM')]\n"
+            "print('peak_kb', hwm[0].split()[1])\nsys.exit(rc)")
     out = tmp_path / "long.safetensors"
     r = subprocess.run([sys.executable, "-c", code, "extract", str(man), "-o", str(out), "--workers", "1", "-q",
                         "--asr", "none", "--audio", "opensmile", "--visual", "none"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-1500:]
     peak_mb = int(r.stdout.split("peak_kb")[-1].split()[0]) / 1024
-    assert peak_mb < 800, peak_mb  # measured 343 MB (imports ~170 MB); the decoded clip alone is ~20 MB of audio
+    assert peak_mb < 800, peak_mb  # measured 335-343 MB (imports ~170 MB); the decoded clip alone is ~20 MB of audio
     audio = converted.read(out).splits["train"].fields["audio"]
     assert abs(len(audio[0]) - 30000) <= 5  # 100 frames/s over the whole 300 s, none cut
