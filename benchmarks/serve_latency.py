@@ -103,16 +103,24 @@ async def load(url: str, path: str, make: list, clients: int, total: int, budget
             lat.append((time.perf_counter() - t) * 1000)
             codes[r.status_code] = codes.get(r.status_code, 0) + 1
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as http:
-        for req in make[: min(3, len(make))]:  # warm the connection and the path
-            await http.post(path, **req)
+    # One AsyncClient (one keep-alive connection) per simulated client, as separate users would
+    # have: a single shared pool checks every idle connection on each request (httpcore's
+    # has_expired), which made the load generator itself cost ~3 ms of CPU per request at 32.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    https = [httpx.AsyncClient(base_url=url, timeout=600, limits=limits) for _ in range(clients)]
+    try:
+        for http in https:  # open each connection and warm the path
+            await http.post(path, **make[0])
         deadline = time.perf_counter() + budget_s
-        t0 = time.perf_counter()
-        await asyncio.gather(*(client(k, http) for k in range(clients)))
-        wall = time.perf_counter() - t0
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(client(k, http) for k, http in enumerate(https)))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    finally:
+        for http in https:
+            await http.aclose()
     a = np.array(lat)
     return {"clients": clients, "requests": len(lat), "wall_s": wall, "requests_per_s": len(lat) / wall,
+            "client_cpu_ms_per_request": 1000 * cpu / max(len(lat), 1),
             "p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
             "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "status": codes}
 
@@ -126,12 +134,12 @@ def make_clip(folder: Path, seconds: float) -> Path:
 
 
 def table(rows: list[dict], ceiling: float | None) -> str:
-    lines = ["| endpoint | clients | requests | p50 ms | p95 ms | p99 ms | req/s | of ceiling |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| endpoint | clients | requests | p50 ms | p95 ms | p99 ms | req/s | of ceiling | client CPU ms/req |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         share = f"{100 * r['requests_per_s'] / ceiling:.0f}%" if ceiling and r["endpoint"] == "features" else ""
         lines.append(f"| {r['endpoint']} | {r['clients']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-                     f"{r['p99_ms']:.1f} | {r['requests_per_s']:.2f} | {share} |")
+                     f"{r['p99_ms']:.1f} | {r['requests_per_s']:.2f} | {share} | {r['client_cpu_ms_per_request']:.2f} |")
     return "\n".join(lines)
 
 
@@ -147,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="time budget of one features level")
     ap.add_argument("--clip-seconds", type=float, default=5.0, help="length of the test clip")
     ap.add_argument("--max-batch", type=int, default=32)
-    ap.add_argument("--max-wait-ms", type=float, default=2.0)
+    ap.add_argument("--max-wait-ms", type=float, default=20.0)
+    ap.add_argument("--in-process", action="store_true", help="serve with --in-process (the model in the server's "
+                                                              "process) to compare")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="mmib-serve-bench-"))
@@ -172,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                      "model": {"run": str(run), "text_encoder": "minilm", "variant": "cmib", "fusion": "concat",
                                "dims": dims},
                      "settings": {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
+                                  "model": "in the server's process" if args.in_process else "a process of its own",
                                   "clip_seconds": args.clip_seconds, "clip": "240x320 H.264 25 fps + AAC voice"},
                      "offline_ceiling": ceiling, "backends": {}}
     text = [f"# mmib serve latency ({results['date']})", "",
@@ -192,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
         try:
             server = Server(served, "--backend", backend, "--max-batch", str(args.max_batch), "--max-wait-ms",
-                            str(args.max_wait_ms), "--timeout", "600", log=log).__enter__()
+                            str(args.max_wait_ms), "--timeout", "600", *(["--in-process"] if args.in_process else []),
+                            log=log, omp_threads=None).__enter__()
         except RuntimeError as e:
             why = log.read_text().strip().splitlines()[-1] if log.exists() and log.read_text().strip() else str(e)
             print(f"backend {backend}: not measured ({why})", flush=True)

@@ -68,8 +68,9 @@ def free_port() -> int:
 class Server:
     """``mmib serve`` in a subprocess on a free loopback port; stopped on exit."""
 
-    def __init__(self, model: Path, *args: str, log: Path) -> None:
-        self.model, self.args, self.log = model, args, log
+    def __init__(self, model: Path, *args: str, log: Path, omp_threads: str | None = "1") -> None:
+        """``omp_threads``: OMP_NUM_THREADS of the server (tests: 1; None: the runtime's default)."""
+        self.model, self.args, self.log, self.omp_threads = model, args, log, omp_threads
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -81,7 +82,9 @@ class Server:
 
         import httpx
 
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+        if self.omp_threads:
+            env["OMP_NUM_THREADS"] = self.omp_threads
         self._out = open(self.log, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "mmib", "serve", str(self.model), "--host", "127.0.0.1",
                                       "--port", str(self.port), "--log-level", "warning", *self.args],

@@ -31,6 +31,7 @@ class FileTokenizer:
             raise ImportError("reading a tokenizer without transformers needs the `tokenizers` package "
                               "(pip install tokenizers)") from None
         folder = Path(folder)
+        self.folder = folder
         f = folder / "tokenizer.json"
         if not f.is_file():
             raise FileNotFoundError(f"{folder}: no tokenizer.json (a saved run's text_encoder/ folder has one)")

@@ -2,8 +2,10 @@
 
 Endpoints (docs/serving.md): ``GET /`` the web page, ``GET /health``, ``GET /v1/model``,
 ``POST /v1/predict`` (utterance records as JSON), ``POST /v1/predict/clip`` (a media upload),
-``/docs`` (OpenAPI). Request bodies are parsed and converted in worker threads and the model
-runs in the batcher's thread: the event loop only moves bytes.
+``/docs`` (OpenAPI). A small JSON body (up to :data:`INLINE_BYTES`: well under a millisecond of
+parsing and converting) is handled on the event loop, a larger one in a worker thread; the
+model runs behind the batcher (in a child process by default, :mod:`.process`), so the event
+loop never waits for it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -18,9 +21,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -30,10 +34,23 @@ from .answers import model_description, utterance_answers
 from .batching import Batcher, concat, split_sizes
 from .clips import ClipJob
 from .limits import ApiError, BodyLimit, TokenGate, error_body, field_of
+from .process import ModelProcessDied
 from .settings import Settings
 
 log = logging.getLogger("mmib.serve")
+INLINE_BYTES = 64 * 1024  # JSON bodies up to this size are parsed and converted on the event loop
 CONVERSION_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+
+
+def _stdlib_loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "body: not valid JSON (nested too deeply)", "body") from None
+    except json.JSONDecodeError as e:
+        raise ApiError(400, f"body: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})", "body") from None
+    except ValueError as e:  # bytes that are not UTF-8/16/32
+        raise ApiError(400, f"body: not valid JSON text ({e})", "body") from None
 
 
 def _parse_json(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
@@ -41,13 +58,9 @@ def _parse_json(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
     if not raw.strip():
         raise ApiError(422, "body: empty; expected a JSON object (one utterance) or an array of them", "body")
     try:
-        doc = json.loads(raw)
-    except RecursionError:
-        raise ApiError(400, "body: not valid JSON (nested too deeply)", "body") from None
-    except json.JSONDecodeError as e:
-        raise ApiError(400, f"body: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})", "body") from None
-    except ValueError as e:  # bytes that are not UTF-8/16/32
-        raise ApiError(400, f"body: not valid JSON text ({e})", "body") from None
+        doc = orjson.loads(raw)  # fast; refuses NaN / Infinity and nesting past 1024 levels, which
+    except orjson.JSONDecodeError:  # json below reads or words as before (NaN is then refused by field)
+        doc = _stdlib_loads(raw)
     items = [("body", doc)] if isinstance(doc, dict) else \
         [(f"body[{i}]", r) for i, r in enumerate(doc)] if isinstance(doc, list) else None
     if items is None:
@@ -60,6 +73,23 @@ def _parse_json(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
             raise ApiError(422, f"{where}: expected a JSON object (an utterance record), got {type(rec).__name__}",
                            where)
     return items
+
+
+def _json(content: Any) -> Response:
+    """A JSON response written by orjson (FastAPI's own path re-encodes every nested value first)."""
+    return Response(orjson.dumps(content), media_type="application/json")
+
+
+def _telemetry() -> dict[str, Any]:
+    """FastAPI >= 0.165 looks up OpenTelemetry providers on every request (~6% of a small
+    request's time here); switched off unless OpenTelemetry is configured (an ``OTEL_*``
+    variable is set), and nothing is passed to a FastAPI without the option."""
+    import inspect
+
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters or \
+            any(k.startswith("OTEL_") for k in os.environ):
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 def vocab_size(source: Path) -> int | None:
@@ -119,9 +149,11 @@ def create_app(backend: Any, settings: Settings, source: str | Path, backend_nam
         finally:
             await batcher.stop()
             extract_pool.shutdown(wait=False, cancel_futures=True)
+            if hasattr(backend, "close"):
+                backend.close()
 
     app = FastAPI(title="mmib serve", version=description["mmib_version"], lifespan=lifespan,
-                  description=docs.DESCRIPTION, openapi_tags=docs.TAGS)
+                  description=docs.DESCRIPTION, openapi_tags=docs.TAGS, **_telemetry())
     app.add_middleware(BodyLimit, max_bytes=settings.max_bytes)
     if settings.token:  # checked before any byte of the body is read
         app.add_middleware(TokenGate, token=settings.token, prefix="/v1/")
@@ -155,8 +187,11 @@ def create_app(backend: Any, settings: Settings, source: str | Path, backend_nam
         if batcher.busy():
             raise ApiError(503, f"server busy ({batcher.pending} utterances waiting); try again shortly", None,
                            headers={"Retry-After": "1"})
-        parts = await asyncio.gather(*(batcher.submit(examples[a:b])
-                                       for a, b in split_sizes(len(examples), settings.max_batch)))
+        try:
+            parts = await asyncio.gather(*(batcher.submit(examples[a:b])
+                                           for a, b in split_sizes(len(examples), settings.max_batch)))
+        except ModelProcessDied as e:
+            raise ApiError(503, f"{e}; try again shortly", None, headers={"Retry-After": "5"}) from None
         return concat(list(parts))
 
     async def within_timeout(work: Any) -> Any:
@@ -178,11 +213,14 @@ def create_app(backend: Any, settings: Settings, source: str | Path, backend_nam
         ready, reason = True, "ready"
         if problem:
             ready, reason = False, problem[0]
+        elif getattr(backend, "problem", None):  # the model process is being restarted
+            ready, reason = False, str(backend.problem)
         elif batcher.busy():
             ready, reason = False, f"busy: {batcher.pending} utterances waiting (limit {settings.max_pending})"
         return JSONResponse({"ready": ready, "reason": reason, "model": description["name"],
                              "backend": backend_name, "uptime_s": round(time.time() - started, 1),
-                             "batches": dict(batcher.stats)}, 200 if ready else 503)
+                             "batches": dict(batcher.stats),
+                             "model_restarts": int(getattr(backend, "restarts", 0))}, 200 if ready else 503)
 
     @app.get("/v1/model", tags=["model"], responses=docs.MODEL)
     async def model(request: Request) -> dict[str, Any]:
@@ -194,27 +232,31 @@ def create_app(backend: Any, settings: Settings, source: str | Path, backend_nam
 
     @app.post("/v1/predict", tags=["predict"], openapi_extra=docs.predict_body(description),
               responses=docs.PREDICT)
-    async def predict_records(request: Request) -> dict[str, Any]:
+    async def predict_records(request: Request) -> Response:
         """One utterance (a JSON object) or a list of them, in the JSON-lines record schema."""
 
-        async def work() -> dict[str, Any]:
-            raw = await request.body()
-            items = await run_in_threadpool(_parse_json, raw)
+        def convert(raw: bytes) -> list[Any]:
+            items = _parse_json(raw)
             for i, (_, rec) in enumerate(items):
                 rec.setdefault("id", f"utterance{i}")
             where = [w for w, _ in items]
             try:
-                examples = await run_in_threadpool(inputs.from_records, [r for _, r in items], where)
+                examples = inputs.from_records([r for _, r in items], where)
             except CONVERSION_ERRORS as e:
                 msg = str(e) if isinstance(e, ValueError) else f"cannot be read ({type(e).__name__}: {e})"
                 w = next((x for x in reversed(where) if msg.startswith(x)), "body")
                 raise ApiError(422, msg if msg.startswith(w) else f"{w}: {msg}", field_of(msg, w)) from None
             if vocab is not None and "text" in inputs.modalities:
                 _check_token_ids(examples, where, vocab)
+            return examples
+
+        async def work() -> Response:
+            raw = await request.body()
+            examples = convert(raw) if len(raw) <= INLINE_BYTES else await run_in_threadpool(convert, raw)
             t = time.perf_counter()
             p = await predict(examples)
-            return {"predictions": utterance_answers(p, inputs.task, list(inputs.label_names)),
-                    "model_seconds": round(time.perf_counter() - t, 6)}
+            return _json({"predictions": utterance_answers(p, inputs.task, list(inputs.label_names)),
+                          "model_seconds": round(time.perf_counter() - t, 6)})
 
         return await within_timeout(work())
 

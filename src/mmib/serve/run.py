@@ -19,7 +19,8 @@ from .settings import Settings
 def require_serve_extra() -> None:
     """A clear error when FastAPI, uvicorn or python-multipart is missing."""
     missing = []
-    for module, dist in (("fastapi", "fastapi"), ("uvicorn", "uvicorn"), ("multipart", "python-multipart")):
+    for module, dist in (("fastapi", "fastapi"), ("uvicorn", "uvicorn"), ("multipart", "python-multipart"),
+                         ("orjson", "orjson")):
         try:
             __import__(module)
         except ImportError:
@@ -34,8 +35,14 @@ def build_app(source: str | Path, settings: Settings, *, backend: str = "torch",
     from .app import create_app
     from .backends import load_backend, resolve_source
 
-    model = load_backend(backend, source, device=device, revision=revision, threads=threads)
-    return create_app(model, settings, resolve_source(source, revision), backend)
+    path = resolve_source(source, revision)
+    if settings.model_process:
+        from .process import ModelProcess
+
+        model = ModelProcess(backend, path, device=device, threads=threads)
+    else:
+        model = load_backend(backend, path, device=device, threads=threads)
+    return create_app(model, settings, path, backend)
 
 
 def app_from_env() -> Any:

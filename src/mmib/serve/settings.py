@@ -24,11 +24,12 @@ class Settings:
     token: str | None = None  # required on /v1/* when set
     no_auth: bool = False
     max_batch: int = 32  # utterances per model call
-    max_wait_ms: float = 2.0  # how long a batch waits for more requests
+    max_wait_ms: float = 20.0  # how long a batch may wait for the utterances it expects
     max_body_mb: float = 50.0
     timeout: float = 60.0  # seconds per request (extraction included) -> 504
     extract_workers: int = 2  # clips extracted at once
     max_pending: int = 4096  # utterances queued before 503
+    model_process: bool = True  # the model in a child process (serve/process.py); False: in this one
 
     def check(self) -> list[str]:
         """Refuses a non-loopback host without a token (unless --no-auth); returns warnings."""
