@@ -86,9 +86,11 @@ def offline_ceiling(run: Path, recs: list[dict], batch: int, seconds: float = 6.
     return out
 
 
-async def load(url: str, path: str, make: list, clients: int, total: int, budget_s: float) -> dict:
+async def load(url: str, path: str, make: list, clients: int, total: int, budget_s: float,
+               pid: int | None = None) -> dict:
     """``clients`` concurrent closed-loop clients sending ``total`` requests (or until the
-    time budget ends); latencies in ms, requests/s, the status codes seen."""
+    time budget ends); latencies in ms, requests/s, the status codes seen; with the server's
+    ``pid``, the CPU its process and its model process spent per request."""
     import httpx
 
     lat, codes, sent = [], {}, 0
@@ -112,17 +114,34 @@ async def load(url: str, path: str, make: list, clients: int, total: int, budget
         for http in https:  # open each connection and warm the path
             await http.post(path, **make[0])
         deadline = time.perf_counter() + budget_s
-        t0, cpu0 = time.perf_counter(), time.process_time()
+        t0, cpu0, srv0 = time.perf_counter(), time.process_time(), process_cpu(pid) if pid else {}
         await asyncio.gather(*(client(k, http) for k, http in enumerate(https)))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        wall, cpu, srv1 = time.perf_counter() - t0, time.process_time() - cpu0, process_cpu(pid) if pid else {}
     finally:
         for http in https:
             await http.aclose()
     a = np.array(lat)
     return {"clients": clients, "requests": len(lat), "wall_s": wall, "requests_per_s": len(lat) / wall,
             "client_cpu_ms_per_request": 1000 * cpu / max(len(lat), 1),
+            **({"server_cpu_ms_per_request": 1000 * (srv1["server"] - srv0["server"]) / max(len(lat), 1),
+                "model_process_cpu_ms_per_request": 1000 * (srv1["children"] - srv0["children"]) / max(len(lat), 1)}
+               if srv0 and srv1 else {}),
             "p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
             "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "status": codes}
+
+
+def process_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of the server process and of its child processes (the model process;
+    Linux /proc; empty elsewhere)."""
+    def cpu(p: int) -> float:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        kids = [int(k) for t in Path(f"/proc/{pid}/task").iterdir() for k in (t / "children").read_text().split()]
+        return {"server": cpu(pid), "children": sum(cpu(k) for k in kids)}
+    except (OSError, ValueError, IndexError):
+        return {}
 
 
 def make_clip(folder: Path, seconds: float) -> Path:
@@ -134,12 +153,14 @@ def make_clip(folder: Path, seconds: float) -> Path:
 
 
 def table(rows: list[dict], ceiling: float | None) -> str:
-    lines = ["| endpoint | clients | requests | p50 ms | p95 ms | p99 ms | req/s | of ceiling | client CPU ms/req |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| endpoint | clients | requests | p50 ms | p95 ms | p99 ms | req/s | of ceiling | CPU ms/req: client, "
+             "server, model process |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         share = f"{100 * r['requests_per_s'] / ceiling:.0f}%" if ceiling and r["endpoint"] == "features" else ""
         lines.append(f"| {r['endpoint']} | {r['clients']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-                     f"{r['p99_ms']:.1f} | {r['requests_per_s']:.2f} | {share} | {r['client_cpu_ms_per_request']:.2f} |")
+                     f"{r['p99_ms']:.1f} | {r['requests_per_s']:.2f} | {share} | {r['client_cpu_ms_per_request']:.2f}, "
+                     f"{r.get('server_cpu_ms_per_request', float('nan')):.2f}, "
+                     f"{r.get('model_process_cpu_ms_per_request', float('nan')):.2f} |")
     return "\n".join(lines)
 
 
@@ -149,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"])
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--clip-clients", type=int, nargs="+", default=[1, 8, 32])
-    ap.add_argument("--requests", type=int, default=400, help="features requests per level (at most)")
+    ap.add_argument("--requests", type=int, default=5000, help="features requests per level (at most; the "
+                                                               "time budget --seconds usually ends a level first)")
     ap.add_argument("--clip-requests", type=int, default=3, help="clip requests per client at 1 client; "
                                                                  "one per client above")
     ap.add_argument("--seconds", type=float, default=20.0, help="time budget of one features level")
@@ -172,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {run} ({'given' if args.run else f'trained here in {trained_s:.0f} s'}); offline ceiling ...",
           flush=True)
     ceiling = offline_ceiling(run, recs, args.max_batch)
-    best = max(c["utterances_per_s"] for c in ceiling.values())
-    print(f"offline Predictor.predict: {best:.1f} utterances/s ({ceiling})", flush=True)
+    ceilings = [{"at": "start", **ceiling}]
+    print(f"offline Predictor.predict: {max(c['utterances_per_s'] for c in ceiling.values()):.1f} utterances/s "
+          f"({ceiling})", flush=True)
     clip = make_clip(tmp, args.clip_seconds)
     features = [{"content": json.dumps(r).encode(), "headers": {"content-type": "application/json"}} for r in recs]
     clip_bytes = clip.read_bytes()
@@ -184,12 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                      "settings": {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
                                   "model": "in the server's process" if args.in_process else "a process of its own",
                                   "clip_seconds": args.clip_seconds, "clip": "240x320 H.264 25 fps + AAC voice"},
-                     "offline_ceiling": ceiling, "backends": {}}
-    text = [f"# mmib serve latency ({results['date']})", "",
-            f"Machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads), "
-            f"load average at start {info['load_avg_start'][0]:.1f}. Model: MiniLM C-MIB + concat "
-            f"(audio {dims['audio']}, visual {dims['visual']}). Offline batched Predictor.predict: "
-            f"{best:.1f} utterances/s.", ""]
+                     "offline_ceiling": ceiling, "offline_ceilings": ceilings, "backends": {}}
+    text: list[str] = []
     for backend in args.backends:
         log = tmp / f"serve-{backend}.log"
         served = run
@@ -214,13 +233,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         try:
             for c in args.clients:
-                r = asyncio.run(load(server.url, "/v1/predict", features, c, args.requests, args.seconds))
+                r = asyncio.run(load(server.url, "/v1/predict", features, c, args.requests, args.seconds,
+                                     server.proc.pid))
                 rows.append({"endpoint": "features", **r})
                 print(f"{backend} features {c:>2} clients: p50 {r['p50_ms']:.1f} ms p95 {r['p95_ms']:.1f} "
                       f"p99 {r['p99_ms']:.1f}, {r['requests_per_s']:.1f} req/s", flush=True)
+            again = offline_ceiling(run, recs, args.max_batch)  # side by side with the levels just run
+            ceilings.append({"at": f"after the {backend} features levels", **again})
+            print(f"offline Predictor.predict again: {max(v['utterances_per_s'] for v in again.values()):.1f} "
+                  "utterances/s", flush=True)
             for c in args.clip_clients:
                 n = args.clip_requests if c == 1 else c
-                r = asyncio.run(load(server.url, "/v1/predict/clip", clip_req, c, n, 3600))
+                r = asyncio.run(load(server.url, "/v1/predict/clip", clip_req, c, n, 3600, server.proc.pid))
                 rows.append({"endpoint": "clip", **r})
                 print(f"{backend} clip {c:>2} clients: p50 {r['p50_ms']:.0f} ms p95 {r['p95_ms']:.0f}, "
                       f"{r['requests_per_s']:.2f} req/s", flush=True)
@@ -230,9 +254,22 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.__exit__()
         results["backends"][backend] = {"available": True, "levels": rows, "batches": stats}
-        text += [f"## {backend}", "", table(rows, best), "",
+        text += [f"## {backend}", "", "{table:" + backend + "}", "",
                  f"Batches formed: {stats['batches']} model calls for {stats['utterances']} utterances "
                  f"(largest {stats['largest_batch']}).", ""]
+    # the ceiling: the best offline rate measured in this run (before and after each backend's levels)
+    best = max(c["utterances_per_s"] for m in ceilings for c in m.values() if isinstance(c, dict))
+    results["ceiling_utterances_per_s"] = best
+    spread = [max(c["utterances_per_s"] for c in m.values() if isinstance(c, dict)) for m in ceilings]
+    text = [f"# mmib serve latency ({results['date']})", "",
+            f"Machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads), "
+            f"load average at start {info['load_avg_start'][0]:.1f}. Model: MiniLM C-MIB + concat "
+            f"(audio {dims['audio']}, visual {dims['visual']}); the model in {results['settings']['model']}, "
+            f"--max-batch {args.max_batch}, --max-wait-ms {args.max_wait_ms:g}. Offline batched "
+            f"Predictor.predict, measured {len(spread)} times (at the start and after each backend's features "
+            f"levels): {', '.join(f'{v:.1f}' for v in spread)} utterances/s; the shares below are of the highest, "
+            f"{best:.1f}.", ""] + [table([r for r in results["backends"][ln[7:-1]]["levels"]], best)
+                                   if ln.startswith("{table:") else ln for ln in text]
     results["machine"]["load_avg_end"] = os.getloadavg()
     stem = "serve_latency_" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
     out = Path(args.out)

@@ -2,6 +2,8 @@
 
 - :mod:`.backends`: what predicts (``torch``: :class:`mmib.engine.Predictor`; others plug in
   by name), each with ``.inputs`` (:class:`mmib.inputs.ModelInputs`) and ``.predict``;
+- :mod:`.process`: the model in a child process of its own (the default), so the HTTP side
+  never competes with it for the interpreter lock;
 - :mod:`.batching`: the short queue that batches concurrent requests;
 - :mod:`.app`: the FastAPI app (``/``, ``/health``, ``/v1/model``, ``/v1/predict``,
   ``/v1/predict/clip``, ``/docs``); :mod:`.clips`: uploads -> examples;

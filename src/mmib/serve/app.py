@@ -188,6 +188,8 @@ def create_app(backend: Any, settings: Settings, source: str | Path, backend_nam
             raise ApiError(503, f"server busy ({batcher.pending} utterances waiting); try again shortly", None,
                            headers={"Retry-After": "1"})
         try:
+            if len(examples) <= settings.max_batch:  # the usual case: no tasks to gather
+                return await batcher.submit(examples)
             parts = await asyncio.gather(*(batcher.submit(examples[a:b])
                                            for a, b in split_sizes(len(examples), settings.max_batch)))
         except ModelProcessDied as e:

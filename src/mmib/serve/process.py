@@ -124,7 +124,10 @@ class ModelProcess:
             info = self._pool.submit(_describe).result()
         except BrokenExecutor:
             self.close()
-            raise RuntimeError(f"{source}: the model process stopped while loading the model") from None
+            raise RuntimeError(f"{source}: the model process stopped while loading the model (its error is above; "
+                               "a Python program started from stdin, or one that starts the server outside "
+                               "`if __name__ == '__main__':`, cannot start it: serve with --in-process / "
+                               "Settings(model_process=False) there)") from None
         self.inputs = ModelInputs(info["cfg"], info["data"], info["where"],
                                   server_tokenizer(info["tokenizer"], info["cfg"].data.max_len))
 
