@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                      "model": {"run": str(run), "text_encoder": "minilm", "variant": "cmib", "fusion": "concat",
                                "dims": dims},
                      "settings": {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
-                                  "model": "in the server's process" if args.in_process else "a process of its own",
+                                  "model": "the server's process" if args.in_process else "a process of its own",
                                   "clip_seconds": args.clip_seconds, "clip": "240x320 H.264 25 fps + AAC voice"},
                      "offline_ceiling": ceiling, "offline_ceilings": ceilings, "backends": {}}
     text: list[str] = []
