@@ -169,3 +169,26 @@ def test_batches_grow_to_the_number_of_clients_instead_of_taking_turns(monkeypat
     assert max(sizes) == 16 and np.mean(steady) >= 12, sizes
     sizes0, _ = _closed_loop(16, 12, 0.02, max_wait_ms=0)  # no window: two halves take turns
     assert np.mean(sizes0[len(sizes0) // 3:]) < np.mean(steady), (sizes0, sizes)
+
+
+def test_several_workers_each_with_a_model_process_answer_alike_and_stop_cleanly(served_run, server, tmp_path):
+    recs = [record(i) for i in range(6)]
+    want = httpx.post(server.url + "/v1/predict", json=recs, timeout=60).json()["predictions"]
+    with Server(served_run, "--workers", "2", "--threads", "1", log=tmp_path / "serve.log") as multi:
+
+        async def each() -> list[dict]:
+            async with httpx.AsyncClient(base_url=multi.url, timeout=60) as http:
+                rs = await asyncio.gather(*(http.post("/v1/predict", json=r) for r in recs * 3))
+            return [r.json()["predictions"][0] for r in rs]
+
+        got = asyncio.run(each())
+        kids = children(multi.proc.pid)
+        models = [g for k in kids for g in children(k)
+                  if "spawn_main" in Path(f"/proc/{g}/cmdline").read_bytes().decode(errors="replace")]
+        assert len(models) == 2, (kids, models)  # one model process per worker
+    for a, b in zip(got, want * 3):
+        assert a["prediction"] == pytest.approx(b["prediction"], abs=1e-5)
+    time.sleep(2)
+    assert not [m for m in models if Path(f"/proc/{m}").exists()
+                and not Path(f"/proc/{m}/stat").read_text().split(") ")[1].startswith("Z")]
+    assert "leaked" not in (tmp_path / "serve.log").read_text()

@@ -164,8 +164,13 @@ class ModelProcess:
         """Predictions for ``examples`` (computed in the child; its exceptions come back as they were)."""
         return self._call(_predict, list(examples))
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the child: it finishes the batch it is running and exits (waited for up to
+        ``timeout`` seconds, so its queues are released before the server exits)."""
+        stopper = threading.Thread(target=self._pool.shutdown, kwargs={"wait": True, "cancel_futures": True},
+                                   daemon=True, name="mmib-model-stop")
+        stopper.start()
+        stopper.join(timeout)
 
 
 __all__ = ["PROBES", "ModelProcess", "ModelProcessDied", "server_tokenizer"]
