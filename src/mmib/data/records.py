@@ -17,7 +17,6 @@ Sequences longer than ``data.max_len`` are shortened as in training (``data.trun
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 
 from ..config import DataConfig
 from .examples import make_example
+from .jsonlines import json_lines
 from .types import Example
 
 
@@ -34,15 +34,7 @@ def read_jsonl(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: input file not found")
     records, where = [], []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-        if not isinstance(rec, dict):
-            raise ValueError(f"{path}:{n}: expected a JSON object per line, got {type(rec).__name__}")
+    for n, rec in json_lines(path):
         rec.setdefault("id", f"line{n}")
         records.append(rec)
         where.append(f"{path}:{n}")

@@ -15,13 +15,13 @@ error.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..data.budget import clip as cut, short
+from ..data.jsonlines import json_lines
 from ..data.validate import SPLITS, DataError
 from .registry import Clip
 
@@ -67,21 +67,7 @@ def _records(path: Path, required: tuple[str, ...] = REQUIRED) -> list[tuple[int
         raise FileNotFoundError(f"{path}: manifest not found")
     try:
         if path.suffix.lower() in (".jsonl", ".json"):
-            out = []
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{n}: not valid JSON ({e.msg}); expected one JSON object per line") \
-                        from None
-                except (ValueError, RecursionError) as e:  # a 5000-digit number, arrays nested 1000 deep
-                    raise DataError(f"{path}:{n}: refused this JSON ({type(e).__name__}: {cut(str(e))}); "
-                                    "expected one JSON object per line") from None
-                if not isinstance(rec, dict):
-                    raise DataError(f"{path}:{n}: expected a JSON object, got {type(rec).__name__}")
-                out.append((n, rec))
+            out = list(json_lines(path))
             keys = set().union(*(r.keys() for _, r in out)) if out else set()
         else:
             with open(path, newline="", encoding="utf-8") as f:

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..corpus import Corpus, CorpusSplit, Ragged
+from ..jsonlines import json_lines
 from ..validate import SPLITS, DataError
 
 SUFFIXES = {".jsonl": "json", ".csv": ",", ".tsv": "\t"}
@@ -48,23 +49,14 @@ def _bad(path: Path, row: int, field: str, expected: str, got: Any) -> DataError
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], bool]]:
     """(row number, record, from CSV) for each non-empty row."""
     kind = SUFFIXES[path.suffix.lower()]
+    if kind == "json":
+        for n, rec in json_lines(path, label=lambda p, n: f"{p}: row {n}"):
+            yield n, rec, False
+        return
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    if kind == "json":
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}: row {n}: not valid JSON ({e.msg}); expected one JSON object per line") \
-                    from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{path}: row {n}: expected a JSON object, got {type(rec).__name__}")
-            yield n, rec, False
-        return
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
     reader = csv.DictReader(text.splitlines(), delimiter=kind)
     missing = [c for c in ("text", "label", "split") if c not in (reader.fieldnames or [])]
     if missing:
