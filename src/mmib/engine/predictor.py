@@ -17,16 +17,15 @@ from typing import Any, Iterable
 import torch
 
 from .. import config as config_mod
-from ..data import DatasetSplits
 from ..data.batching import Batch, collate
 from ..data.types import Example, Predictions
-from ..inputs import InputSet, ModelInputs
+from ..inputs import ModelInputs, ReadsInputs
 from .experiment import Experiment, checkpoint_path
 from .loop import predict_batch
 
 
 @dataclass
-class Predictor:
+class Predictor(ReadsInputs):
     """A rebuilt model with its config, task, label names and input dims (from the checkpoint)."""
 
     experiment: Experiment
@@ -57,18 +56,6 @@ class Predictor:
     @property
     def task(self) -> str:
         return self.experiment.task
-
-    @property
-    def label_names(self) -> list[str]:
-        return self.inputs.label_names
-
-    @property
-    def dims(self) -> dict[str, int]:
-        return self.inputs.dims
-
-    @property
-    def modalities(self) -> list[str]:
-        return self.inputs.modalities
 
     def tokenizer(self):
         """The run's own tokenizer (saved in ``text_encoder/``), or None for a vector text path."""
@@ -103,34 +90,6 @@ class Predictor:
         """What this model reads and every input turned into its examples (:mod:`mmib.inputs`,
         the one input path shared with ``mmib predict``, the server and the ONNX backend)."""
         return ModelInputs(self.cfg, self.meta["data"], str(self.checkpoint), self.experiment.get_tokenizer)
-
-    def dataset(self, dataset: str | None = None, path: str | None = None, fmt: str | None = None) -> DatasetSplits:
-        """Splits of a data file read with the run's data settings (max_len, labels, ...);
-        ``dataset``/``path``/``fmt`` replace the run's. Without them: the run's own data."""
-        return self.inputs.dataset(dataset, path, fmt)
-
-    def read_jsonl(self, path: str | Path) -> list[Example]:
-        """Utterances from a JSON-lines file (schema in :mod:`mmib.data.records`)."""
-        return self.inputs.read_jsonl(path)
-
-    def read(self, path: str | Path | None, **kw: Any) -> InputSet:
-        """Any input file (a clip, a manifest, JSON lines, a data file): :meth:`ModelInputs.read`."""
-        return self.inputs.read(path, **kw)
-
-    @property
-    def extraction(self) -> dict[str, Any]:
-        """How the run's training features were extracted (``mmib extract``); empty when
-        they came from a feature file mmib did not make."""
-        return self.inputs.extraction
-
-    def examples_from_clips(self, rows: list[Any]) -> list[Example]:
-        """Manifest rows (:class:`mmib.extract.manifest.Row`) -> examples, each clip extracted
-        with the run's own extractors and settings (the first clip that fails raises)."""
-        return self.inputs.from_clips(rows).examples
-
-    def examples_from_records(self, records: list[dict[str, Any]], where: list[str] | None = None) -> list[Example]:
-        """JSON-lines style dicts -> :class:`Example` (validated against the model's dims)."""
-        return self.inputs.from_records(records, where)
 
 
 __all__ = ["Predictor"]

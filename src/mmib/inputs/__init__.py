@@ -7,7 +7,8 @@ Every front end of a trained model goes through here and nowhere else: ``mmib pr
   records or a data file;
 - :func:`clip_rows` - one clip (with its transcript) or a manifest -> checked rows;
 - :class:`ModelInputs` - what a model reads (modalities, dims, labels, task, the extraction
-  plan its data recorded, its tokenizer) and ``from_records`` / ``from_clips`` / ``read``.
+  plan its data recorded, its tokenizer) and ``from_records`` / ``from_clips`` / ``read``;
+- :class:`ReadsInputs` - those, offered by every predictor (PyTorch and onnxruntime) alike.
 
 Nothing here imports torch, so a process that serves an ONNX model reads every input kind.
 """
@@ -15,8 +16,9 @@ Nothing here imports torch, so a process that serves an ONNX model reads every i
 from __future__ import annotations
 
 from .model import ClipExamples, InputSet, ModelInputs
+from .reads import ReadsInputs
 from .tokenizer import FileTokenizer
 from .sources import KINDS, MEDIA, bad_line, clip_rows, is_manifest, is_media, kind_of
 
-__all__ = ["KINDS", "MEDIA", "ClipExamples", "FileTokenizer", "InputSet", "ModelInputs", "bad_line", "clip_rows", "is_manifest",
-           "is_media", "kind_of"]
+__all__ = ["KINDS", "MEDIA", "ClipExamples", "FileTokenizer", "InputSet", "ModelInputs", "ReadsInputs", "bad_line",
+           "clip_rows", "is_manifest", "is_media", "kind_of"]

@@ -22,10 +22,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from .. import config as config_mod
-from ..data import DatasetSplits
 from ..data.padding import Padded, inference_batches, pad_examples
 from ..data.types import Example, Predictions
-from ..inputs import FileTokenizer, InputSet, ModelInputs
+from ..inputs import FileTokenizer, ModelInputs, ReadsInputs
 
 ONNX_FILE = "model.onnx"
 ONNX_INFO = "onnx.json"
@@ -54,7 +53,7 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 
 @dataclass
-class OnnxPredictor:
+class OnnxPredictor(ReadsInputs):
     """An export folder's ``model.onnx`` in an onnxruntime session, with the model's inputs.
 
     ``predict``, ``inputs``, ``task``, ``label_names``, ``dims``, ``modalities``, ``meta``,
@@ -125,22 +124,6 @@ class OnnxPredictor:
         return self.inputs.task
 
     @property
-    def label_names(self) -> list[str]:
-        return self.inputs.label_names
-
-    @property
-    def dims(self) -> dict[str, int]:
-        return self.inputs.dims
-
-    @property
-    def modalities(self) -> list[str]:
-        return self.inputs.modalities
-
-    @property
-    def extraction(self) -> dict[str, Any]:
-        return self.inputs.extraction
-
-    @property
     def pad_to(self) -> int | None:
         return self.cfg.data.max_len if self.cfg.data.padding == "fixed" else None
 
@@ -207,21 +190,6 @@ class OnnxPredictor:
         e = self.cfg.eval
         return compute(self.task, p.pred, p.labels, self.label_names, convention=e.convention, family=e.metrics,
                        default=self.info["data"].get("metrics", "auto"))
-
-    # ------------------------------------------------------------------ inputs
-
-    def read(self, path: str | Path | None, **kw: Any) -> InputSet:
-        """Any input file (a clip, a manifest, JSON lines, a data file): :meth:`ModelInputs.read`."""
-        return self.inputs.read(path, **kw)
-
-    def read_jsonl(self, path: str | Path) -> list[Example]:
-        return self.inputs.read_jsonl(path)
-
-    def dataset(self, dataset: str | None = None, path: str | None = None, fmt: str | None = None) -> DatasetSplits:
-        return self.inputs.dataset(dataset, path, fmt)
-
-    def examples_from_records(self, records: list[dict[str, Any]], where: list[str] | None = None) -> list[Example]:
-        return self.inputs.from_records(records, where)
 
 
 def _concat(parts: list[Predictions], order: np.ndarray) -> Predictions:
