@@ -43,7 +43,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -143,19 +142,11 @@ def peak_matmul(dtype: torch.dtype, device: torch.device, budget_s: float = 6.0)
 
 
 def machine_info(device: torch.device) -> dict:
-    from mmib.engine.speed import cpu_flags
+    """benchmarks/machine.py's description plus torch's own view (threads, CPU capability, device)."""
+    from machine import describe  # beside this script
 
-    cpu = platform.processor()
-    try:
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    flags = cpu_flags()  # the matrix / vector units a bf16 path can use
-    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_fp16") if f in flags]
-    info = {"cpu": cpu, "isa": isa, "cores": os.cpu_count(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "python": platform.python_version(), "platform": platform.platform(), "device": str(device)}
+    info = {**describe(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "device": str(device)}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
