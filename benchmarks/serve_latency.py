@@ -107,7 +107,7 @@ async def load(url: str, path: str, make: list, clients: int, total: int, budget
 
     # One AsyncClient (one keep-alive connection) per simulated client, as separate users would
     # have: a single shared pool checks every idle connection on each request (httpcore's
-    # has_expired), which made the load generator itself cost ~3 ms of CPU per request at 32.
+    # has_expired), CPU the load generator would take from the server on the same cores.
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     https = [httpx.AsyncClient(base_url=url, timeout=600, limits=limits) for _ in range(clients)]
     try:
@@ -208,7 +208,6 @@ def main(argv: list[str] | None = None) -> int:
                                   "model": "the server's process" if args.in_process else "a process of its own",
                                   "clip_seconds": args.clip_seconds, "clip": "240x320 H.264 25 fps + AAC voice"},
                      "offline_ceiling": ceiling, "offline_ceilings": ceilings, "backends": {}}
-    text: list[str] = []
     for backend in args.backends:
         log = tmp / f"serve-{backend}.log"
         served = run
@@ -218,7 +217,6 @@ def main(argv: list[str] | None = None) -> int:
             served = tmp / "export-onnx"
             if mmib_main(["export", str(run), str(served), "--onnx", "--overwrite"]) != 0:
                 results["backends"][backend] = {"available": False, "why": "mmib export --onnx failed"}
-                text += [f"## {backend}: not measured", "", "mmib export --onnx failed", ""]
                 continue
         try:
             server = Server(served, "--backend", backend, "--max-batch", str(args.max_batch), "--max-wait-ms",
@@ -228,7 +226,6 @@ def main(argv: list[str] | None = None) -> int:
             why = log.read_text().strip().splitlines()[-1] if log.exists() and log.read_text().strip() else str(e)
             print(f"backend {backend}: not measured ({why})", flush=True)
             results["backends"][backend] = {"available": False, "why": why}
-            text += [f"## {backend}: not measured", "", why, ""]
             continue
         rows = []
         try:
@@ -254,9 +251,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.__exit__()
         results["backends"][backend] = {"available": True, "levels": rows, "batches": stats}
-        text += [f"## {backend}", "", "{table:" + backend + "}", "",
-                 f"Batches formed: {stats['batches']} model calls for {stats['utterances']} utterances "
-                 f"(largest {stats['largest_batch']}).", ""]
     # the ceiling: the best offline rate measured in this run (before and after each backend's levels)
     best = max(c["utterances_per_s"] for m in ceilings for c in m.values() if isinstance(c, dict))
     results["ceiling_utterances_per_s"] = best
@@ -268,8 +262,14 @@ def main(argv: list[str] | None = None) -> int:
             f"--max-batch {args.max_batch}, --max-wait-ms {args.max_wait_ms:g}. Offline batched "
             f"Predictor.predict, measured {len(spread)} times (at the start and after each backend's features "
             f"levels): {', '.join(f'{v:.1f}' for v in spread)} utterances/s; the shares below are of the highest, "
-            f"{best:.1f}.", ""] + [table([r for r in results["backends"][ln[7:-1]]["levels"]], best)
-                                   if ln.startswith("{table:") else ln for ln in text]
+            f"{best:.1f}.", ""]
+    for backend, r in results["backends"].items():  # one section per backend, in the order measured
+        if not r["available"]:
+            text += [f"## {backend}: not measured", "", r["why"], ""]
+            continue
+        text += [f"## {backend}", "", table(r["levels"], best), "",
+                 f"Batches formed: {r['batches']['batches']} model calls for {r['batches']['utterances']} "
+                 f"utterances (largest {r['batches']['largest_batch']}).", ""]
     results["machine"]["load_avg_end"] = os.getloadavg()
     stem = "serve_latency_" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
     out = Path(args.out)

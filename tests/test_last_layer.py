@@ -46,10 +46,9 @@ def test_last_step_equals_the_whole_sequence_then_pooling(name):
     assert len(enc.backbone.encoder.layer) == enc.backbone.config.num_hidden_layers  # restored
 
 
-def test_gradients_equal_the_whole_computation():
-    enc = _encoder("minilm-config").train()
-    _no_dropout(enc)
-    ids, mask, lengths = _batch()
+def _both_gradients(enc, ids, mask, lengths) -> tuple[dict, dict]:
+    """Parameter gradients of the whole computation at the last steps and of ``last_step``,
+    under the same random output gradient."""
     g = torch.randn(len(lengths), 50, generator=torch.Generator().manual_seed(1))
     rows = torch.arange(len(lengths))
 
@@ -58,8 +57,14 @@ def test_gradients_equal_the_whole_computation():
         (fn() * g).sum().backward()
         return {n: p.grad.clone() for n, p in enc.named_parameters() if p.grad is not None}
 
-    a = grads(lambda: enc(ids, mask)[rows, lengths - 1])
-    b = grads(lambda: enc.last_step(ids, mask))
+    return grads(lambda: enc(ids, mask)[rows, lengths - 1]), grads(lambda: enc.last_step(ids, mask))
+
+
+def test_gradients_equal_the_whole_computation():
+    enc = _encoder("minilm-config").train()
+    _no_dropout(enc)
+    ids, mask, lengths = _batch()
+    a, b = _both_gradients(enc, ids, mask, lengths)
     assert a.keys() == b.keys() and any("layer.5." in n for n in a)  # the last layer trains too
     for n in a:
         torch.testing.assert_close(b[n], a[n], rtol=1e-4, atol=1e-5, msg=n)
@@ -144,16 +149,7 @@ def test_mpnet_relative_bias_keeps_the_speed_path_exact_with_gradients(tmp_path)
     assert supports_partial_last_layer(enc.backbone)
     ids, mask, lengths = _batch(lengths=(9, 3, 1, 2, 6))
     ids = ids % 40 + 5 * mask  # the tiny vocabulary; padding 0 (mmib's batches) becomes pad id 1 inside
-    g = torch.randn(len(lengths), 50, generator=torch.Generator().manual_seed(1))
-    rows = torch.arange(len(lengths))
-
-    def grads(fn):
-        enc.zero_grad()
-        (fn() * g).sum().backward()
-        return {n: p.grad.clone() for n, p in enc.named_parameters() if p.grad is not None}
-
-    a = grads(lambda: enc(ids, mask)[rows, lengths - 1])
-    b = grads(lambda: enc.last_step(ids, mask))
+    a, b = _both_gradients(enc, ids, mask, lengths)
     assert a.keys() == b.keys() and "backbone.encoder.relative_attention_bias.weight" in a
     assert any("layer.1." in n for n in a)  # the last layer trains too
     for n in a:

@@ -82,20 +82,35 @@ def _without_last_layer(backbone: nn.Module) -> Iterator[nn.Module]:
         encoder.layer = layers
 
 
+def _attend_at(attn: nn.Module, projections: tuple[nn.Module, nn.Module, nn.Module], x: torch.Tensor,
+               mask: torch.Tensor, positions: torch.Tensor,
+               bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Self-attention of the queries at ``positions`` (B, P) over the valid steps of ``mask``
+    (B, T) bool, given the layer input x (B, T, H); ``projections``: the query, key and value
+    maps; ``bias``: added scores (B, heads, P, T) or None. Returns (context (B, P, H), the
+    inputs at the positions (B, P, H), for the residual)."""
+    B, T, H = x.shape
+    heads, size = attn.num_attention_heads, attn.attention_head_size
+    query, key, value = projections
+    rows = torch.arange(B, device=x.device)[:, None]
+    xq = x[rows, positions]  # (B, P, H)
+    q = query(xq).view(B, -1, heads, size).transpose(1, 2)
+    k = key(x).view(B, T, heads, size).transpose(1, 2)
+    v = value(x).view(B, T, heads, size).transpose(1, 2)
+    if bias is None:
+        scores = mask[:, None, None, :]
+    else:
+        scores = bias.to(q.dtype).masked_fill(~mask[:, None, None, :], torch.finfo(q.dtype).min)
+    p = attn.dropout.p if attn.training and hasattr(attn, "dropout") else 0.0
+    ctx = attention(q, k, v, scores, p, scale=size ** -0.5)
+    return ctx.transpose(1, 2).reshape(B, -1, heads * size), xq
+
+
 def _layer_at(layer: nn.Module, x: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """One BERT layer's output at ``positions`` (B, P) given its input x (B, T, H), attending
     over the valid steps of ``mask`` (B, T) bool."""
     attn = layer.attention.self
-    B, T, H = x.shape
-    heads, size = attn.num_attention_heads, attn.attention_head_size
-    rows = torch.arange(B, device=x.device)[:, None]
-    xq = x[rows, positions]  # (B, P, H)
-    q = attn.query(xq).view(B, -1, heads, size).transpose(1, 2)
-    k = attn.key(x).view(B, T, heads, size).transpose(1, 2)
-    v = attn.value(x).view(B, T, heads, size).transpose(1, 2)
-    p = attn.dropout.p if attn.training and hasattr(attn, "dropout") else 0.0
-    ctx = attention(q, k, v, mask[:, None, None, :], p, scale=size ** -0.5)
-    ctx = ctx.transpose(1, 2).reshape(B, -1, heads * size)
+    ctx, xq = _attend_at(attn, (attn.query, attn.key, attn.value), x, mask, positions)
     a = layer.attention.output(ctx, xq)  # dense, dropout, LayerNorm(+ residual)
     return layer.output(layer.intermediate(a), a)  # feed-forward, dropout, LayerNorm(+ residual)
 
@@ -105,19 +120,9 @@ def _mpnet_layer_at(layer: nn.Module, encoder: nn.Module, x: torch.Tensor, mask:
     """:func:`_layer_at` for an MPNet layer: the scores also get the relative position bias
     (heads, query step, key step), the same for every layer and every sequence."""
     attn = layer.attention.attn
-    B, T, H = x.shape
-    heads, size = attn.num_attention_heads, attn.attention_head_size
-    rows = torch.arange(B, device=x.device)[:, None]
-    xq = x[rows, positions]  # (B, P, H)
-    q = attn.q(xq).view(B, -1, heads, size).transpose(1, 2)
-    k = attn.k(x).view(B, T, heads, size).transpose(1, 2)
-    v = attn.v(x).view(B, T, heads, size).transpose(1, 2)
     bias = encoder.compute_position_bias(x[:1])[0]  # (heads, T, T)
-    bias = bias[:, positions].permute(1, 0, 2, 3).to(q.dtype)  # (B, heads, P, T)
-    attend = bias.masked_fill(~mask[:, None, None, :], torch.finfo(q.dtype).min)
-    p = attn.dropout.p if attn.training and hasattr(attn, "dropout") else 0.0
-    ctx = attention(q, k, v, attend, p, scale=size ** -0.5)
-    ctx = ctx.transpose(1, 2).reshape(B, -1, heads * size)
+    bias = bias[:, positions].permute(1, 0, 2, 3)  # (B, heads, P, T)
+    ctx, xq = _attend_at(attn, (attn.q, attn.k, attn.v), x, mask, positions, bias)
     a = layer.attention.LayerNorm(layer.attention.dropout(attn.o(ctx)) + xq)
     return layer.output(layer.intermediate(a), a)
 

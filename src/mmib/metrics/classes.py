@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .basic import _as_1d, _warn, NOT_LEARNED
+from .basic import _warn, NOT_LEARNED
 from .conventions import DEFAULT_CONVENTION
-from .families import FAMILIES
+from .families import FAMILIES, check_logits
 
 
 def class_indices(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(true class, predicted class), each (N,) ints, of (N, K) logits and one-hot labels."""
-    s = np.asarray(logits, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    if s.ndim != 2 or s.shape != y.shape or s.shape[1] != len(names):
-        raise ValueError(f"single-label metrics need (N, K) logits and one-hot labels with K = {len(names)} "
-                         f"class names; got logits {s.shape} and labels {y.shape}")
-    _as_1d(s, "logits")
+    s, y = check_logits(logits, labels, names, "single-label metrics need (N, K) logits and one-hot labels",
+                        "class")
     return y.argmax(axis=1), s.argmax(axis=1)
 
 

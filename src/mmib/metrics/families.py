@@ -98,13 +98,21 @@ def sentiment_sims(pred: np.ndarray, label: np.ndarray, label_names: list[str] |
     return out
 
 
-def _check_multilabel(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def check_logits(logits: np.ndarray, labels: np.ndarray, names: list[str], what: str,
+                 noun: str = "label") -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) float64 logits and labels, checked against the K ``names`` (``noun`` names);
+    ``what`` starts the error ("multilabel metrics need (N, K) logits and labels")."""
     s = np.asarray(logits, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     if s.ndim != 2 or s.shape != y.shape or s.shape[1] != len(names):
-        raise ValueError(f"multilabel metrics need (N, K) logits and labels with K = {len(names)} "
-                         f"label names; got logits {s.shape} and labels {y.shape}")
+        raise ValueError(f"{what} with K = {len(names)} {noun} names; "
+                         f"got logits {s.shape} and labels {y.shape}")
     _as_1d(s, "logits")
+    return s, y
+
+
+def _check_multilabel(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    s, y = check_logits(logits, labels, names, "multilabel metrics need (N, K) logits and labels")
     return s, y > 0.5
 
 

@@ -81,9 +81,9 @@ def _json(content: Any) -> Response:
 
 
 def _telemetry() -> dict[str, Any]:
-    """FastAPI >= 0.165 looks up OpenTelemetry providers on every request (~6% of a small
-    request's time here); switched off unless OpenTelemetry is configured (an ``OTEL_*``
-    variable is set), and nothing is passed to a FastAPI without the option."""
+    """FastAPI >= 0.165 looks up OpenTelemetry providers on every request; switched off unless
+    OpenTelemetry is configured (an ``OTEL_*`` variable is set), and nothing is passed to a
+    FastAPI without the option."""
     import inspect
 
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters or \

@@ -5,8 +5,8 @@
 Why: the HTTP side (uvicorn's event loop, JSON parsing, converting records) is Python code
 that holds the interpreter lock; a model in the same process needs that lock between every
 one of its hundreds of operations per batch, so under load the two slow each other down
-(``benchmarks/serve_latency.py`` measured the model at half its offline speed inside the
-server). In a child process the model has its own interpreter; the server process imports no
+(``benchmarks/serve_latency.py --in-process`` against the default, docs/serving.md: 183
+against 246 requests/s at 32 clients). In a child process the model has its own interpreter; the server process imports no
 torch, converts requests with the run's own tokenizer read by ``tokenizers`` alone
 (:class:`mmib.inputs.FileTokenizer`, checked against the model's tokenizer on probe sentences
 at start) and sends the converted examples to the child, one batch per call.
